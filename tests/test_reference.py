@@ -203,9 +203,11 @@ def test_module_mlp_shapes_init_and_training():
     assert module(torch.zeros(10, 2)).shape == (10,)
     assert module(torch.zeros(2)).shape == ()
     np.testing.assert_allclose(module.fc1.weight.detach().numpy(), reference.W1, rtol=1e-6)
-    state = np.random.get_state()[1].copy()
-    convert_numpy_to_pytorch(reference)
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    np.random.seed(9)
+    convert_numpy_to_pytorch(reference)  # must not advance the global random stream
+    after_convert = np.random.rand()
+    np.random.seed(9)
+    assert np.random.rand() == after_convert
     X, y = generate_xor_data(200, 0.1, seed=0)
     history = train_pytorch_model(module, X, y, n_epochs=5, learning_rate=0.5, seed=0)
     assert len(history['train_loss']) == 5 and history['train_loss'][-1] < history['train_loss'][0]
@@ -265,10 +267,32 @@ def test_train_solves_xor_as_in_the_walkthrough(capsys):
     assert capsys.readouterr().out.count('\n') == 4  # epochs 50, 100, 150, 200
 
 
-def test_train_without_validation_and_seeded():
+class RecordingMLP(OneHiddenLayerMLP):
+    """Records the mini-batches that backward sees."""
+
+    def backward(self, x, y, f):
+        self.batches.append(np.asarray(y).copy())
+        return super().backward(x, y, f)
+
+
+def test_train_visits_every_sample_once_per_epoch_in_shuffled_batches():
+    X, y = np.zeros((70, 2)), np.arange(70)  # labels identify the samples
+    model = RecordingMLP(2, 3, seed=0)
+    model.batches = []
+    train(model, X, y, SGD(0.0), n_epochs=2, batch_size=32, seed=0)
+    assert [len(b) for b in model.batches] == [32, 32, 6, 32, 32, 6]
+    epochs = [np.concatenate(model.batches[:3]), np.concatenate(model.batches[3:])]
+    assert all(sorted(e) == list(range(70)) for e in epochs)
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[0], y)
+
+
+def test_train_without_validation_and_seeded(capsys):
     X, y = generate_xor_data(64, seed=0)
-    runs = [train(OneHiddenLayerMLP(2, 4, seed=0), X, y, SGD(0.1), n_epochs=3, seed=1) for _ in range(2)]
+    runs = [train(OneHiddenLayerMLP(2, 4, seed=0), X, y, SGD(0.1), n_epochs=3, seed=1,
+                  verbose=True, print_every=2) for _ in range(2)]
     assert runs[0] == runs[1] and runs[0]['val_loss'] == [] and len(runs[0]['train_loss']) == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[0].startswith('epoch    2/3') and lines[1].startswith('epoch    3/3')
 
 
 # --- visualization ----------------------------------------------------------
