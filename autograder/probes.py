@@ -1,0 +1,385 @@
+"""Probes: run the student's code on fixed inputs and return plain data.
+
+A probe is the only part of the grader that touches student code. It takes the
+namespace the student's notebook cells were executed in and the check's inputs
+(plain data made by the grading side), calls the student's functions, and
+returns JSON-able data (nested dicts/lists of floats, ints, bools, strings).
+It decides nothing: the judges in ``judges.py`` compare that data with the
+reference in ``src/``, outside the student's process.
+
+This module must import nothing from ``src`` or ``judges``: it is loaded into
+the sandbox where student code runs (see ``sandbox.py``).
+"""
+import contextlib
+import io
+import warnings
+
+import numpy as np
+
+from autograder.oracles import (CorrectReLU, CorrectSigmoid, LinearNet,
+                                linear_net_params, PARAM_NAMES)
+
+PROBES = {}
+
+
+class StudentCodeError(Exception):
+    """The student's code raised, or returned something unusable. Message is shown to the student."""
+
+
+def probe(name):
+    def register(fn):
+        PROBES[name] = fn
+        return fn
+    return register
+
+
+def run_probe(name, namespace, inputs):
+    """Run one probe here and now; return ("ok", data) or ("error", message)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"), \
+            contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            return "ok", PROBES[name](namespace, inputs)
+        except StudentCodeError as e:
+            return "error", str(e)
+        except BaseException as e:  # noqa: BLE001 - student code may even raise SystemExit
+            return "error", f"{type(e).__name__}: {str(e)[:300]}"
+
+
+# --- helpers -----------------------------------------------------------------
+
+def lookup(ns, name):
+    if name not in ns:
+        raise StudentCodeError(f"your notebook does not define `{name}` (did its cell run without errors?)")
+    return ns[name]
+
+
+def call(what, fn, *args, **kwargs):
+    """Call student code; turn any exception into a readable StudentCodeError."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise StudentCodeError(f"{what} is not implemented yet (it raises NotImplementedError)") from None
+    except Exception as e:  # noqa: BLE001 - any failure of student code is reported, not raised
+        raise StudentCodeError(f"{what} raised {type(e).__name__}: {str(e)[:300]}") from None
+
+
+def plain(value, what):
+    """Numeric value -> nested lists of floats (shape preserved), or a StudentCodeError."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except Exception:  # noqa: BLE001
+        raise StudentCodeError(f"{what} is a {type(value).__name__}, not numbers") from None
+    return {"shape": list(arr.shape), "values": arr.ravel().tolist()}
+
+
+def grads_plain(grads, what):
+    if not isinstance(grads, dict):
+        raise StudentCodeError(f"{what} must return a dict of gradients, got {type(grads).__name__}")
+    return {key: plain(grads[key], f"{what}['{key}']") for key in ("dL_d" + p for p in PARAM_NAMES)
+            if key in grads}
+
+
+def params_plain(params, what):
+    if not isinstance(params, dict):
+        raise StudentCodeError(f"{what} must return a dict, got {type(params).__name__}")
+    return {k: plain(params[k], f"{what}['{k}']") for k in PARAM_NAMES if k in params}
+
+
+@contextlib.contextmanager
+def correct_activations(ns):
+    """Build the student's model with known-good activations, then restore theirs."""
+    saved = {k: ns.get(k) for k in ("ReLU", "Sigmoid")}
+    ns["ReLU"], ns["Sigmoid"] = CorrectReLU, CorrectSigmoid
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                ns.pop(k, None)
+            else:
+                ns[k] = v
+
+
+def student_model(ns, params, activation):
+    """The student's OneHiddenLayerMLP, with the given parameters and correct activations."""
+    cls = lookup(ns, "OneHiddenLayerMLP")
+    d, h = np.shape(params["W1"])[1], np.shape(params["W1"])[0]
+    with correct_activations(ns):
+        model = call("OneHiddenLayerMLP(...)", cls, input_dim=d, hidden_dim=h, activation=activation)
+    call("set_parameters", model.set_parameters, {k: np.array(v, dtype=float) for k, v in params.items()})
+    return model
+
+
+def forward_record(model, x):
+    f = call("forward", model.forward, x)
+    return {
+        "f": plain(f, "forward"),
+        "a1": plain(getattr(model, "a1_cache", None), "a1_cache"),
+        "h1": plain(getattr(model, "h1_cache", None), "h1_cache"),
+    }
+
+
+def random_mlp_params(d, h, seed):
+    return linear_net_params(d, h, seed)
+
+
+APPENDIX_A = {
+    "params": {"W1": [[1.0, -2.0], [0.5, 1.0]], "b1": [0.0, 0.0], "W2": [[1.0, -1.0]], "b2": [0.0]},
+    "x": [1.0, -1.0],
+    "y": 2.0,
+}
+
+
+def random_cases(seed):
+    """Fixed inputs for the random forward/backward checks: (d, h, params, [(x, y), ...])."""
+    rng = np.random.default_rng(seed)
+    d, h = 3, 4
+    params = random_mlp_params(d, h, seed)
+    cases = [(rng.standard_normal(d), float(rng.standard_normal())) for _ in range(2)]
+    cases += [(rng.standard_normal((n, d)), rng.standard_normal(n)) for n in (6, 5)]
+    return params, cases
+
+
+# --- activations -------------------------------------------------------------
+
+def activation_inputs(key):
+    """Fixed z for the activation checks: edge values (0, tiny, huge), then a random (3, 4) array."""
+    edges = {"relu": [-3.0, -1.0, -1e-12, 0.0, 1e-12, 2.0, 5.0],
+             "sigmoid": [-1e4, -710.0, -50.0, -5.0, -1.0, 0.0, 1.0, 5.0, 50.0, 710.0, 1e4]}
+    return np.array(edges[key]), np.random.default_rng(7).standard_normal((3, 4)) * 3
+
+
+def activation_probe(ns, class_name, key):
+    act = call(f"{class_name}()", lookup(ns, class_name))
+    return {
+        f"{part}_{i}": plain(call(f"{class_name}.{part}", getattr(act, part), z), f"{class_name}.{part}")
+        for part in ("forward", "derivative") for i, z in enumerate(activation_inputs(key))
+    }
+
+
+@probe("relu")
+def probe_relu(ns, inputs):
+    return activation_probe(ns, "ReLU", "relu")
+
+
+@probe("sigmoid")
+def probe_sigmoid(ns, inputs):
+    return activation_probe(ns, "Sigmoid", "sigmoid")
+
+
+# --- forward / backward -------------------------------------------------------
+
+@probe("forward_appendix_a")
+def probe_forward_appendix_a(ns, inputs):
+    model = student_model(ns, APPENDIX_A["params"], "relu")
+    return forward_record(model, np.array(APPENDIX_A["x"]))
+
+
+@probe("forward_random")
+def probe_forward_random(ns, inputs):
+    params, cases = random_cases(seed=11)
+    out = {}
+    for activation in ("relu", "sigmoid"):
+        model = student_model(ns, params, activation)
+        out[activation] = [forward_record(model, x) for x, _ in cases]
+    return out
+
+
+@probe("backward_appendix_a")
+def probe_backward_appendix_a(ns, inputs):
+    model = student_model(ns, APPENDIX_A["params"], "relu")
+    x = np.array(APPENDIX_A["x"])
+    f = call("forward", model.forward, x)
+    return grads_plain(call("backward", model.backward, x, APPENDIX_A["y"], f), "backward")
+
+
+def backward_probe(ns, activation):
+    params, cases = random_cases(seed=23)
+    model = student_model(ns, params, activation)
+    out = []
+    for x, y in cases:  # one model, several forward/backward rounds: a stale cache shows up
+        f = call("forward", model.forward, x)
+        out.append(grads_plain(call("backward", model.backward, x, y, f), "backward"))
+    return out
+
+
+@probe("backward_relu")
+def probe_backward_relu(ns, inputs):
+    return backward_probe(ns, "relu")
+
+
+@probe("backward_sigmoid")
+def probe_backward_sigmoid(ns, inputs):
+    return backward_probe(ns, "sigmoid")
+
+
+# --- gradient checking ---------------------------------------------------------
+
+def cubic(theta):
+    """Test function for numerical_gradient: sum(theta^3) + (sum theta)^2."""
+    return float(np.sum(theta ** 3) + np.sum(theta) ** 2)
+
+
+@probe("numerical_gradient")
+def probe_numerical_gradient(ns, inputs):
+    numerical_gradient = lookup(ns, "numerical_gradient")
+    theta = np.random.default_rng(5).standard_normal((2, 3)) * 2
+    before = theta.copy()
+    grad = call("numerical_gradient", numerical_gradient, cubic, theta, epsilon=1e-5)
+    return {"theta": plain(before, "theta"), "grad": plain(grad, "numerical_gradient"),
+            "restored": bool(np.array_equal(theta, before))}
+
+
+GRADIENT_CHECK_CASES = {
+    # name: (params seed, param scale, x, y, grad_scale)
+    "correct": (1, 1.0, [0.0, 1.0, -2.0], 0.5, None),                      # x[0] = 0: dL/dW1[:, 0] is 0
+    "correct_large": (2, 30.0, [1.0, -2.0, 0.5], 3.0, None),               # big gradients: needs a relative error
+    "correct_batch": (3, 1.0, [[1.0, 0.5, -1.0], [0.2, -0.3, 2.0], [0.0, 1.0, 1.0]], [1.0, -1.0, 0.0], None),
+    "wrong_b1": (4, 1.0, [0.5, -1.5, 1.0], -1.0, {"b1": 2.0}),             # backward doubles dL/db1
+}
+
+
+@probe("gradient_check")
+def probe_gradient_check(ns, inputs):
+    check_all_gradients = lookup(ns, "check_all_gradients")
+    out = {}
+    for case, (seed, scale, x, y, grad_scale) in GRADIENT_CHECK_CASES.items():
+        model = LinearNet(linear_net_params(3, 4, seed, scale), grad_scale)
+        before = model.get_parameters()
+        result = call("check_all_gradients", check_all_gradients, model, np.array(x), np.array(y),
+                      epsilon=1e-5, threshold=1e-7)
+        if not isinstance(result, dict):
+            raise StudentCodeError(f"check_all_gradients must return a dict, got {type(result).__name__}")
+        after = model.get_parameters()
+        out[case] = {
+            "result": {k: {"passed": bool(v.get("passed")), "error": plain(v.get("error"), "error")}
+                       for k, v in result.items() if k in PARAM_NAMES and isinstance(v, dict)},
+            "restored": all(np.array_equal(before[k], after[k]) for k in PARAM_NAMES),
+        }
+    return out
+
+
+# --- optimisation ----------------------------------------------------------------
+
+@probe("sgd_step")
+def probe_sgd_step(ns, inputs):
+    SGD = lookup(ns, "SGD")
+    out = []
+    for lr, seed in ((0.1, 31), (0.025, 32)):
+        model = LinearNet(linear_net_params(3, 4, seed))
+        grads = {"dL_d" + k: v for k, v in linear_net_params(3, 4, seed + 100).items()}
+        optimizer = call("SGD(learning_rate=...)", SGD, learning_rate=lr)
+        call("SGD.step", optimizer.step, model, {k: v.copy() for k, v in grads.items()})
+        out.append({"lr": lr, "seed": seed, "after": params_plain(model.get_parameters(), "model")})
+    return out
+
+
+class RecordingSGD:
+    """A correct SGD step that records what ``train`` gave it and the loss after every step."""
+
+    def __init__(self, learning_rate, X, y, X_val=None, y_val=None):
+        self.learning_rate = learning_rate
+        self.data = (X, y, X_val, y_val)
+        self.train_loss, self.val_loss, self.fresh_grads = [], [], []
+
+    def step(self, model, grads):
+        X, y, X_val, y_val = self.data
+        # was this step given the gradients of the backward call just before it?
+        self.fresh_grads.append(len(model.batches) > len(self.fresh_grads) and all(
+            np.array_equal(np.asarray(grads.get(k)), v) for k, v in model.last_grads.items()))
+        params = model.get_parameters()
+        model.set_parameters({k: params[k] - self.learning_rate * np.asarray(grads["dL_d" + k])
+                              for k in PARAM_NAMES})
+        self.train_loss.append(model.loss(X, y))
+        if X_val is not None:
+            self.val_loss.append(model.loss(X_val, y_val))
+
+
+def history_plain(history):
+    if not isinstance(history, dict):
+        raise StudentCodeError(f"train must return a dict history, got {type(history).__name__}")
+    return {k: plain(history[k], f"history['{k}']") if history.get(k) is not None else None
+            for k in ("train_loss", "val_loss") if k in history}
+
+
+def batch_rows(model, X):
+    """Each recorded backward batch as a list of row indices into X (rows of X are distinct)."""
+    index = {row.tobytes(): i for i, row in enumerate(X)}
+    return [[index.get(row.tobytes(), -1) for row in np.atleast_2d(b)] for b in model.batches]
+
+
+TRAIN_SETUP = {"n": 50, "n_val": 20, "lr": 0.05, "epochs": 4, "batch_size": 16}
+
+
+@probe("train_loop")
+def probe_train_loop(ns, inputs):
+    train = lookup(ns, "train")
+    s = TRAIN_SETUP
+    rng = np.random.default_rng(41)
+    X, X_val = rng.standard_normal((s["n"], 2)), rng.standard_normal((s["n_val"], 2))
+    w = np.array([1.5, -2.0])
+    y, y_val = X @ w + 0.1 * rng.standard_normal(s["n"]), X_val @ w + 0.1 * rng.standard_normal(s["n_val"])
+    out = {}
+    for run, with_val, epochs, bs in (("with_val", True, s["epochs"], s["batch_size"]),
+                                     ("no_val", False, 2, s["n"])):
+        model = LinearNet(linear_net_params(2, 3, 42, scale=0.5))
+        opt = RecordingSGD(s["lr"], X, y, *((X_val, y_val) if with_val else ()))
+        kwargs = dict(n_epochs=epochs, batch_size=bs)
+        if with_val:
+            kwargs.update(X_val=X_val, y_val=y_val)
+        history = call("train", train, model, X, y, opt, **kwargs)
+        out[run] = {"history": history_plain(history), "batches": batch_rows(model, X),
+                    "steps": len(opt.train_loss), "fresh_grads": opt.fresh_grads,
+                    "train_loss_after_step": opt.train_loss, "val_loss_after_step": opt.val_loss,
+                    "epochs": epochs, "batch_size": bs, "n": s["n"]}
+    return out
+
+
+EVALUATE_SEED = 51
+
+
+def evaluate_inputs():
+    rng = np.random.default_rng(EVALUATE_SEED)
+    X = rng.standard_normal((40, 2))
+    y = (rng.random(40) < 0.5).astype(int)
+    model = LinearNet(linear_net_params(2, 3, EVALUATE_SEED, scale=0.4))
+    model.b2 = np.array([0.45])
+    return model, X, y
+
+
+@probe("evaluate")
+def probe_evaluate(ns, inputs):
+    evaluate = lookup(ns, "evaluate")
+    model, X, y = evaluate_inputs()
+    out = {}
+    for label, kwargs in (("default", {}), ("t0.5", {"threshold": 0.5}), ("t0.3", {"threshold": 0.3})):
+        metrics = call("evaluate", evaluate, model, X, y, **kwargs)
+        if not isinstance(metrics, dict):
+            raise StudentCodeError(f"evaluate must return a dict, got {type(metrics).__name__}")
+        out[label] = {k: plain(metrics.get(k), f"evaluate(...)['{k}']") for k in ("loss", "accuracy")}
+    return out
+
+
+# --- end to end --------------------------------------------------------------------
+
+XOR_SETUP = {"hidden_dim": 8, "learning_rate": 0.2, "n_epochs": 200, "batch_size": 32}
+
+
+@probe("xor_training")
+def probe_xor_training(ns, inputs):
+    """The student's whole pipeline (model, SGD, train) on XOR, seeded.
+
+    The seed's setting with learning rate 0.2 instead of 0.5: at 0.5, ReLU units die and
+    one correct run in five gets stuck near 75% (measured in docs/grading-quality.md).
+    """
+    X, y = np.array(inputs["X_train"]), np.array(inputs["y_train"])
+    X_val, y_val = np.array(inputs["X_val"]), np.array(inputs["y_val"])
+    np.random.seed(inputs["seed"])
+    model = call("OneHiddenLayerMLP(...)", lookup(ns, "OneHiddenLayerMLP"), input_dim=2,
+                 hidden_dim=XOR_SETUP["hidden_dim"], activation="relu")
+    optimizer = call("SGD(...)", lookup(ns, "SGD"), learning_rate=XOR_SETUP["learning_rate"])
+    history = call("train", lookup(ns, "train"), model, X, y, optimizer,
+                   n_epochs=XOR_SETUP["n_epochs"], batch_size=XOR_SETUP["batch_size"], X_val=X_val, y_val=y_val)
+    return {"params": params_plain(call("get_parameters", model.get_parameters), "get_parameters"),
+            "history": history_plain(history)}
