@@ -80,15 +80,14 @@ def compare(label, got, expected, batch_size=None, rtol=RTOL, atol=ATOL):
         return f"{label}: expected shape {expected.shape}, got {values.shape}" + (f" — {hint}" if hint else "")
     if np.allclose(values, expected, rtol=rtol, atol=atol):
         return None
-    if expected.ndim == 0:
-        where, e, g = "", expected, values
-    else:
-        bad = np.argwhere(~np.isclose(values, expected, rtol=rtol, atol=atol))[0]
-        where, e, g = str(list(bad)), expected[tuple(bad)], values[tuple(bad)]
     hint = hint_for(values, expected, batch_size)
-    msg = f"{label}{where}: expected {float(e):.6g}, got {float(g):.6g}"
-    if expected.size <= 8:
-        msg += f" (expected {fmt(expected)}, got {fmt(values)})"
+    if expected.ndim == 0:
+        msg = f"{label}: expected {float(expected):.6g}, got {float(values):.6g}"
+    else:
+        bad = tuple(int(i) for i in np.argwhere(~np.isclose(values, expected, rtol=rtol, atol=atol))[0])
+        msg = f"{label}, entry {list(bad)}: expected {expected[bad]:.6g}, got {values[bad]:.6g}"
+        if expected.size <= 8:
+            msg += f" (expected {fmt(expected)}, got {fmt(values)})"
     return msg + (f" — {hint}" if hint else "")
 
 
