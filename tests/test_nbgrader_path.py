@@ -1,0 +1,72 @@
+"""End to end with the real nbgrader CLI: the main job on every example submission.
+
+Runs `python -m autograder nbgrader-run` (release, autograde, feedback, export, table) in a
+copy of the course and checks each student's per-cell grades in the gradebook, the table,
+and that both grading paths agree. Slow (real kernels, one endless loop): marked `slow`,
+and run in CI.
+"""
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+from autograder.checks import CHECKS, MAX_SCORE
+from examples.catalogue import EXAMPLES, SUBMISSIONS
+from nbgrader_course import cell_scores, make_course
+
+pytestmark = pytest.mark.slow
+NOT_GRADED = {"invalid_json": "not valid notebook JSON", "os_exit": "kernel died"}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    course = make_course(str(tmp_path_factory.mktemp("course")))
+    proc = subprocess.run([sys.executable, "-m", "autograder", "nbgrader-run", "--submissions", SUBMISSIONS],
+                          cwd=course, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) >= 4 and parts[0] in {e.name for e in EXAMPLES}:
+            table[parts[0]] = {"score": float(parts[1]), "max": int(parts[2]), "pytest": parts[3],
+                               "reason": parts[4] if len(parts) > 4 else ""}
+    return course, table, proc.stdout
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
+def test_each_submission_gets_the_grade_its_code_deserves(course, example):
+    course_dir, table, _ = course
+    row = table[example.name]
+    assert row["max"] == MAX_SCORE
+    if example.name in NOT_GRADED:
+        assert row["score"] == 0 and NOT_GRADED[example.name] in row["reason"]
+        return
+    cells = cell_scores(course_dir, example.name)
+    assert set(cells) == {f"test_{name}" for name in CHECKS}
+    if example.kind == "blank":
+        expected_failures = set(CHECKS)
+    elif example.kind == "perfect" or example.broken == "delete_test_cell":
+        expected_failures = set()
+    else:
+        expected_failures = set(example.fails)
+    failed = {gid[len("test_"):] for gid, score in cells.items() if score < CHECKS[gid[len("test_"):]].points}
+    assert failed == expected_failures
+    assert all(score == 0 for gid, score in cells.items() if gid[len("test_"):] in failed), "cells are all-or-nothing"
+    expected_score = MAX_SCORE - sum(CHECKS[name].points for name in expected_failures)
+    assert row["score"] == expected_score
+    assert float(row["pytest"]) == expected_score, "both grading paths must agree on a well-formed submission"
+    assert bool(row["reason"]) == (example.name == "endless_loop")
+
+
+def test_outputs_of_the_main_job(course):
+    course_dir, table, stdout = course
+    assert set(table) == {e.name for e in EXAMPLES}
+    with open(os.path.join(course_dir, "grades.csv")) as f:
+        exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+    assert exported == {name: row["score"] for name, row in table.items()}
+    assert os.path.exists(os.path.join(course_dir, "feedback", "perfect", "mlp", "mlp.html"))
+    feedback = open(os.path.join(course_dir, "feedback", "no_relu_mask", "mlp", "mlp.html")).read()
+    assert "dL/dW1" in feedback, "the judge's message reaches the student's feedback"
+    assert "nbgrader autograde exit status 1" in stdout
