@@ -60,6 +60,8 @@ def call(what, fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except NotImplementedError:
         raise StudentCodeError(f"{what} is not implemented yet (it raises NotImplementedError)") from None
+    except FloatingPointError as e:
+        raise StudentCodeError(f"{what} is not numerically stable: {e} for |z| up to 1e4") from None
     except Exception as e:  # noqa: BLE001 - any failure of student code is reported, not raised
         raise StudentCodeError(f"{what} raised {type(e).__name__}: {str(e)[:300]}") from None
 
@@ -151,11 +153,14 @@ def activation_inputs(key):
 
 
 def activation_probe(ns, class_name, key):
+    """Forward and derivative on the fixed inputs; an overflow (e.g. exp(1e4)) is an error, as the
+    notebook's visible test says: a stable sigmoid never computes exp of a large positive number."""
     act = call(f"{class_name}()", lookup(ns, class_name))
-    return {
-        f"{part}_{i}": plain(call(f"{class_name}.{part}", getattr(act, part), z), f"{class_name}.{part}")
-        for part in ("forward", "derivative") for i, z in enumerate(activation_inputs(key))
-    }
+    with np.errstate(over="raise", invalid="raise"):
+        return {
+            f"{part}_{i}": plain(call(f"{class_name}.{part}", getattr(act, part), z), f"{class_name}.{part}")
+            for part in ("forward", "derivative") for i, z in enumerate(activation_inputs(key))
+        }
 
 
 @probe("relu")
