@@ -1,6 +1,6 @@
 """Run a submission's code in a locked-down child process and bring back plain data.
 
-Design (a pre-warmed fork server):
+Design (a pre-warmed fork server, one sandboxed process per submission, one fork per check):
 
     grading process (imports src/, judges)            never executes student code
         │  JSON lines over a pipe
@@ -8,17 +8,34 @@ Design (a pre-warmed fork server):
     fork server  (python -m autograder.sandbox)        imports numpy, matplotlib and the probes,
         │  fork() per job                              never src/ or the judges
         ▼
-    child: own process group, rlimits (CPU, memory, file size, open files),
+    cells process: own session, rlimits (CPU, memory, file size, open files),
            stdin/stdout/stderr on /dev/null, minimal environment, and when the
            grader runs as root: chroot into a scratch copy of the submission's
-           helper files and an unprivileged uid. Executes the submission's cells,
-           runs one probe, writes its data to a pipe, exits.
+           helper files and an unprivileged uid. Executes the submission's cells
+           once, then, for each check the server asks for:
+        │  fork() per check
+        ▼
+    check process: a fresh copy of the state right after the cells; the modules the
+           probes rely on (builtins, numpy, the probes themselves) are put back as
+           they were before any student code ran; runs one probe, writes its data
+           to a pipe, exits. Checks never share a process, so nothing one probe
+           hands to the student's code (e.g. a known-good activation) reaches another.
 
-The child reports its progress on the pipe (cell i started / finished), so when
-it dies (os._exit, a signal, a limit) the server knows which cell killed it.
-Whatever happens, the server kills the child's whole process group (and, as
-root, every process of the sandbox uid) before it answers.
+A check's budget is the same as if its process had run the cells itself:
+wall-clock and CPU time spent in the cells count against every check's limit.
+
+The processes report their progress on a pipe (cell i started / finished, check
+result, check process exit status), so when one dies (os._exit, a signal, a
+limit) the server knows which cell or check killed it. When a check times out
+or the cells process dies, the server kills the whole sandbox (its session and,
+as root, every process of the sandbox uid) and starts a fresh one for the
+remaining checks. Whatever happens, the server kills everything before it answers.
+
+Each ForkServer claims a sandbox uid no other grader on this machine holds (a
+lock file per uid), so sweeping "every process of the uid" never touches another
+worker's child, even when several graders run at once.
 """
+import fcntl
 import json
 import os
 import resource
@@ -32,12 +49,19 @@ import time
 from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SANDBOX_UID_BASE = 60000          # worker k runs children as uid 60000 + k (no such user needs to exist)
-MAX_REPORT_BYTES = 8 << 20        # a child's report larger than this is cut off and treated as a crash
+SANDBOX_UID_BASE = 60000          # sandbox children run as uid 60000 + k (no such user needs to exist)
+MAX_SANDBOX_UIDS = 1000
+UID_LOCK_DIR = os.path.join(tempfile.gettempdir(), "autograder-sandbox-uids")
+MAX_REPORT_BYTES = 8 << 20        # a check's report larger than this is cut off and treated as a crash
 PRELOAD = ("math cmath random itertools functools collections operator copy typing dataclasses time re "
            "string statistics decimal fractions numbers heapq bisect array json warnings contextlib abc "
            "enum types inspect textwrap pprint traceback gc io numpy numpy.testing numpy.linalg "
            "numpy.random matplotlib matplotlib.pyplot").split()
+# Modules whose attributes a probe relies on: restored in every check process before its probe runs,
+# so a student's monkeypatch (np.array_equal = lambda *a: True, builtins.isinstance = ...) cannot
+# change the data a probe reports. (The verdict is made outside the sandbox anyway.)
+TRUSTED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "numpy.random", "json", "os",
+                   "contextlib", "io", "warnings", "autograder", "autograder.probes", "autograder.oracles")
 
 
 @dataclass(frozen=True)
@@ -48,12 +72,16 @@ class Limits:
     file_mb: int = 16
 
 
-# --- the child ------------------------------------------------------------------------
+# --- the sandboxed processes ------------------------------------------------------------
 
-def _apply_limits(limits, sandbox_uid, report_fd):
+def _apply_limits(limits, sandbox_uid, keep_fds):
+    """Lock down this (freshly forked) process: session, fds, stdio, rlimits, chroot + uid, env."""
     os.setsid()
-    os.closerange(3, report_fd)                    # e.g. the server's protocol channel: no forged answers
-    os.closerange(report_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    keep = sorted(keep_fds)
+    low = 3
+    for fd in keep + [resource.getrlimit(resource.RLIMIT_NOFILE)[0]]:
+        os.closerange(low, fd)                     # e.g. the server's protocol channel: no forged answers
+        low = fd + 1
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -87,16 +115,57 @@ class _Discard:
         pass
 
 
-def _child(job, report_fd, sandbox_uid):
-    """Runs in the forked child: never returns."""
+def _snapshot():
+    """The attributes of the trusted modules and of the grader's classes, before student code runs."""
+    modules = {name: sys.modules[name] for name in TRUSTED_MODULES if name in sys.modules}
+    attrs = {name: dict(vars(m)) for name, m in modules.items()}
+    classes = {cls: dict(vars(cls)) for m in modules.values() if m.__name__.startswith("autograder")
+               for cls in vars(m).values()
+               if isinstance(cls, type) and getattr(cls, "__module__", "").startswith("autograder")}
+    return modules, attrs, classes
+
+
+def _restore(snapshot):
+    """Undo any monkeypatching of the trusted modules and the grader's classes (in a check process)."""
+    modules, attrs, classes = snapshot
+    for name, module in modules.items():
+        sys.modules[name] = module
+        namespace = vars(module)
+        for key in [k for k in namespace if k not in attrs[name]]:
+            del namespace[key]
+        namespace.update(attrs[name])
+    for cls, saved in classes.items():
+        for key in [k for k in vars(cls) if k not in saved]:
+            try:
+                delattr(cls, key)
+            except (AttributeError, TypeError):
+                pass
+        for key, value in saved.items():
+            if key not in ("__dict__", "__weakref__") and vars(cls).get(key) is not value:
+                try:
+                    setattr(cls, key, value)
+                except (AttributeError, TypeError):
+                    pass
+
+
+def _cells_process(job, report_fd, command_fd, sandbox_uid):
+    """Runs in the forked sandbox: executes the cells once, then forks one check process per
+    command line ("<check name>") read from the server. Never returns."""
     from IPython.core.inputtransformer2 import TransformerManager
     from autograder.probes import run_probe
+    # everything the protocol needs, bound before any student code can replace it
+    write, read, fork, waitpid, killpg, exit_now = os.write, os.read, os.fork, os.waitpid, os.killpg, os._exit
+    dumps, loads, setrlimit, getrusage = json.dumps, json.loads, resource.setrlimit, resource.getrusage
+    snapshot = _snapshot()
 
     def report(event):
-        os.write(report_fd, (json.dumps(event) + "\n").encode())
+        data = (dumps(event) + "\n").encode()
+        while data:
+            data = data[write(report_fd, data):]
 
     try:
-        _apply_limits(Limits(**job["limits"]), sandbox_uid, report_fd)
+        limits = Limits(**job["limits"])
+        _apply_limits(limits, sandbox_uid, {report_fd, command_fd})
         namespace = {"__name__": "__main__"}
         cell_errors = []
         for i, (label, source) in enumerate(job["cells"]):
@@ -105,68 +174,217 @@ def _child(job, report_fd, sandbox_uid):
                 exec(compile(TransformerManager().transform_cell(source), f"<cell {label}>", "exec"), namespace)
             except BaseException as e:  # noqa: BLE001 - SyntaxError, SystemExit, MemoryError, ...
                 cell_errors.append({"cell": label, "error": f"{type(e).__name__}: {str(e)[:300]}"})
-        report({"event": "cells_done"})
-        status, data = run_probe(job["check"], namespace, job["inputs"])
-        report({"event": "result", "status": status, "data": data, "cell_errors": cell_errors})
+        usage = getrusage(resource.RUSAGE_SELF)
+        cpu_left = max(1, int(limits.cpu_seconds - usage.ru_utime - usage.ru_stime))
+        report({"event": "cells_done", "cell_errors": cell_errors})
+        pending = b""
+        while True:
+            while b"\n" not in pending:
+                chunk = read(command_fd, 4096)
+                if not chunk:
+                    exit_now(0)
+                pending += chunk
+            line, pending = pending.split(b"\n", 1)
+            name = line.decode()
+            pid = fork()
+            if pid == 0:
+                try:
+                    os.setpgid(0, 0)
+                    os.close(command_fd)
+                    setrlimit(resource.RLIMIT_CPU, (cpu_left, cpu_left + 1))
+                    _restore(snapshot)
+                    status, data = run_probe(name, namespace, job["inputs"].get(name, {}))
+                    report({"event": "result", "check": name, "status": status, "data": data})
+                finally:
+                    exit_now(0)
+            _, wait_status = waitpid(pid, 0)
+            try:
+                killpg(pid, signal.SIGKILL)            # whatever the check's process group left running
+            except OSError:
+                pass
+            report({"event": "check_done", "check": name, "wait_status": wait_status})
     finally:
-        os._exit(0)
+        exit_now(0)
 
 
 # --- the server ----------------------------------------------------------------------------
 
-def _sweep(pgid, uid):
-    """Kill the child's process group and, as root, every process still running as the sandbox uid."""
+def _sweep(session, uid):
+    """Kill every process of the sandbox's session and, as root, every process of the sandbox uid."""
     try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
+        os.killpg(session, signal.SIGKILL)
+    except OSError:
         pass
-    if os.geteuid() != 0:
-        return
+    root = os.geteuid() == 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/status") as f:
-                uid_line = next(line for line in f if line.startswith("Uid:"))
-            if int(uid_line.split()[1]) == uid:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            sid = int(stat[stat.rindex(")") + 2:].split()[3])
+            owner = os.stat(f"/proc/{pid}").st_uid
+            if (sid == session and owner in (uid, os.geteuid())) or (root and owner == uid):
                 os.kill(int(pid), signal.SIGKILL)
-        except (OSError, StopIteration, ValueError):
+        except (OSError, ValueError, IndexError):
             pass
 
 
-def _read_report(fd, deadline):
-    """Read the child's JSON-line report until EOF or the deadline. Returns (events, timed_out)."""
-    chunks, size = [], 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return _parse(chunks), True
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return _parse(chunks), False
-        size += len(chunk)
-        if size > MAX_REPORT_BYTES:
-            return _parse(chunks) + [{"event": "oversized"}], False
-        chunks.append(chunk)
+class _Sandbox:
+    """Server side of one cells process: its pipes, its liveness, its JSON-line events."""
 
+    def __init__(self, job, cells, sandbox_uid, scratch):
+        self.uid = sandbox_uid
+        report_r, report_w = os.pipe()
+        command_r, command_w = os.pipe()
+        self.start = time.monotonic()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(report_r)
+            os.close(command_w)
+            os.chdir(scratch)
+            _cells_process(dict(job, cells=cells), report_w, command_r, sandbox_uid)
+        os.close(report_w)
+        os.close(command_r)
+        self.report_fd, self.command_fd = report_r, command_w
+        self.pidfd = os.pidfd_open(self.pid)
+        self.buffer, self.size, self.dead, self.eof, self.wait_status = b"", 0, False, False, None
 
-def _parse(chunks):
-    events = []
-    for line in b"".join(chunks).splitlines():
+    def send(self, line):
         try:
-            events.append(json.loads(line))
-        except ValueError:
-            events.append({"event": "garbled"})
-    return events
+            os.write(self.command_fd, (line + "\n").encode())
+            return True
+        except OSError:
+            return False
+
+    def next_event(self, deadline):
+        """The next event; {"event": "timeout"}, {"event": "dead"} or {"event": "oversized"} otherwise."""
+        while True:
+            if b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                try:
+                    event = json.loads(line)
+                    return event if isinstance(event, dict) else {"event": "garbled"}
+                except ValueError:
+                    return {"event": "garbled"}
+            if self.size > MAX_REPORT_BYTES:
+                return {"event": "oversized"}
+            if self.dead:
+                return {"event": "dead"}
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return {"event": "timeout"}
+            watched = [self.pidfd] if self.eof else [self.report_fd, self.pidfd]
+            ready, _, _ = select.select(watched, [], [], remaining)
+            if self.report_fd in ready:
+                self.eof = not self._read()
+            elif self.pidfd in ready:
+                # the cells process is gone: take what it wrote (no EOF to wait for: a process it
+                # forked may still hold the pipe), then report its death
+                while not self.eof and select.select([self.report_fd], [], [], 0)[0]:
+                    self.eof = not self._read()
+                _, self.wait_status = os.waitpid(self.pid, 0)
+                self.dead = True
+
+    def _read(self):
+        chunk = os.read(self.report_fd, 1 << 16)
+        self.size += len(chunk)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def reset_size(self):
+        self.size = len(self.buffer)
+
+    def kill(self):
+        _sweep(self.pid, self.uid)
+        if not self.dead:
+            _, self.wait_status = os.waitpid(self.pid, 0)
+            self.dead = True
+        for fd in (self.report_fd, self.command_fd, self.pidfd):
+            os.close(fd)
 
 
-def run_job(job, sandbox_uid):
-    """Fork one sandboxed child for `job`; return its outcome as a plain dict.
+def _death(wait_status, where):
+    """A readable reason for a process that ended without a result."""
+    if os.WIFSIGNALED(wait_status):
+        sig = signal.Signals(os.WTERMSIG(wait_status)).name
+        cause = {"SIGXCPU": "CPU time limit exceeded", "SIGKILL": "killed (memory or a limit)",
+                 "SIGSEGV": "segmentation fault", "SIGXFSZ": "file size limit exceeded"}.get(sig, sig)
+        return f"the Python process died {where}: {cause}"
+    return (f"the Python process ended {where} (exit status {os.WEXITSTATUS(wait_status)}): "
+            "does your code call os._exit or exit the interpreter?")
 
-    job: {"cells": [[label, source], ...], "check": name, "inputs": {...},
+
+def _timeout_reason(limits, where):
+    return f"time limit of {limits.wall_seconds:g} s exceeded {where} (an endless loop?)"
+
+
+def _run_cells(job, cells, sandbox_uid, scratch, limits):
+    """Start a sandbox and run the cells. Returns (sandbox, None) or (None, failure outcome)."""
+    box = _Sandbox(job, cells, sandbox_uid, scratch)
+    started = None
+    while True:
+        event = box.next_event(box.start + limits.wall_seconds)
+        kind = event.get("event")
+        if kind == "cell_start" and isinstance(event.get("index"), int) and 0 <= event["index"] < len(cells):
+            started = event["index"]
+        elif kind == "cells_done":
+            box.cell_errors = event.get("cell_errors") if isinstance(event.get("cell_errors"), list) else []
+            box.cells_seconds = time.monotonic() - box.start
+            box.reset_size()
+            return box, None
+        elif kind in ("timeout", "dead", "oversized", "garbled"):
+            where = (f"while running cell '{cells[started][0]}'" if started is not None
+                     else "while starting your notebook")
+            if kind == "timeout":
+                failure = {"status": "timeout", "reason": _timeout_reason(limits, where)}
+            elif kind == "dead":
+                failure = {"status": "crashed", "reason": _death(box.wait_status, where)}
+            else:
+                failure = {"status": "crashed", "reason": f"your code produced an oversized or garbled report {where}"}
+            failure.update(failed_cell=started, seconds=time.monotonic() - box.start)
+            box.kill()
+            return None, failure
+
+
+def _run_check(box, name, limits):
+    """Run one check in a fresh fork of the sandbox. Returns (outcome, sandbox still usable)."""
+    where = "while the check ran your code"
+    sent = time.monotonic()
+    deadline = sent + max(0.0, limits.wall_seconds - box.cells_seconds)
+    result = None
+    box.reset_size()
+    box.send(name)                 # if the sandbox is gone, next_event reports it
+    while True:
+        event = box.next_event(deadline)
+        kind = event.get("event")
+        if kind == "result" and event.get("check") == name:
+            result = event
+        elif kind == "check_done" and event.get("check") == name:
+            break
+        elif kind in ("timeout", "dead", "oversized", "garbled"):
+            break
+    seconds = box.cells_seconds + time.monotonic() - sent
+    common = {"cell_errors": box.cell_errors, "seconds": seconds, "failed_cell": None}
+    if kind == "check_done" and result is not None and result.get("status") in ("ok", "error"):
+        return dict(common, status=result["status"], data=result.get("data")), True
+    if kind == "check_done":
+        wait_status = event.get("wait_status")
+        reason = _death(wait_status if isinstance(wait_status, int) else 0, where)
+        return dict(common, status="crashed", reason=reason), True
+    if kind == "timeout":
+        return dict(common, status="timeout", reason=_timeout_reason(limits, where)), False
+    if kind == "dead":
+        return dict(common, status="crashed", reason=_death(box.wait_status, where)), False
+    return dict(common, status="crashed", reason=f"your code produced an oversized or garbled report {where}"), False
+
+
+def run_checks(job, sandbox_uid):
+    """Run every check of `job` on the submission's cells; return {check: outcome} (plain dicts).
+
+    job: {"cells": [[label, source], ...], "checks": [name, ...], "inputs": {name: {...}},
           "files": {filename: text} (helper modules the setup cell imports), "limits": {...}}
-    outcome: {"status": "ok" | "error" | "timeout" | "crashed", "data" or "reason", "cell_errors": [...]}
+    outcome: {"status": "ok" | "error" | "timeout" | "crashed", "data" or "reason", "cell_errors": [...],
+              "failed_cell": index of the cell that killed the process (then no check ran) or None,
+              "seconds": wall time}
     """
     limits = Limits(**job["limits"])
     scratch = tempfile.mkdtemp(prefix="sandbox-")
@@ -174,51 +392,33 @@ def run_job(job, sandbox_uid):
     for name, text in job["files"].items():
         with open(os.path.join(scratch, os.path.basename(name)), "w") as f:
             f.write(text)
-    read_fd, write_fd = os.pipe()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        os.chdir(scratch)
-        _child(job, write_fd, sandbox_uid)
-    os.close(write_fd)
-    events, timed_out = _read_report(read_fd, start + limits.wall_seconds)
-    os.close(read_fd)
-    _sweep(pid, sandbox_uid)
-    _, status = os.waitpid(pid, 0)
-    shutil.rmtree(scratch, ignore_errors=True)
-    return _outcome(job, events, timed_out, status, time.monotonic() - start)
+    outcomes, box = {}, None
+    try:
+        for name in job["checks"]:
+            if box is None:
+                box, failure = _run_cells(job, job["cells"], sandbox_uid, scratch, limits)
+                if failure:     # the cells killed the process: the same for every check left
+                    outcomes.update({n: dict(failure) for n in job["checks"] if n not in outcomes})
+                    break
+            outcomes[name], usable = _run_check(box, name, limits)
+            if not usable:
+                box.kill()
+                box = None
+    finally:
+        if box is not None:
+            box.kill()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return outcomes
 
 
-def _outcome(job, events, timed_out, status, seconds):
-    result = next((e for e in events if e.get("event") == "result"), None)
-    if result is not None and result.get("status") in ("ok", "error"):
-        return {"status": result["status"], "data": result.get("data"), "cell_errors": result.get("cell_errors", []),
-                "seconds": seconds}
-    started = [e["index"] for e in events if e.get("event") == "cell_start"]
-    in_cells = started and not any(e.get("event") == "cells_done" for e in events)
-    where = (f"while running cell '{job['cells'][started[-1]][0]}'" if in_cells
-             else "while the check ran your code")
-    if timed_out:
-        return {"status": "timeout", "failed_cell": started[-1] if in_cells else None, "seconds": seconds,
-                "reason": f"time limit of {job['limits'].get('wall_seconds', Limits.wall_seconds):g} s "
-                          f"exceeded {where} (an endless loop?)"}
-    if os.WIFSIGNALED(status):
-        sig = signal.Signals(os.WTERMSIG(status)).name
-        cause = {"SIGXCPU": "CPU time limit exceeded", "SIGKILL": "killed (memory or a limit)",
-                 "SIGSEGV": "segmentation fault", "SIGXFSZ": "file size limit exceeded"}.get(sig, sig)
-        reason = f"the Python process died {where}: {cause}"
-    elif any(e.get("event") == "oversized" for e in events):
-        reason = f"your code produced an oversized result {where}"
-    else:
-        reason = (f"the Python process ended {where} (exit status {os.WEXITSTATUS(status)}): "
-                  "does your code call os._exit or exit the interpreter?")
-    return {"status": "crashed", "failed_cell": started[-1] if in_cells else None, "reason": reason,
-            "seconds": seconds}
+def run_job(job, sandbox_uid):
+    """One check: job as for run_checks but with "check": name and "inputs" for that check only."""
+    many = dict(job, checks=[job["check"]], inputs={job["check"]: job["inputs"]})
+    return run_checks(many, sandbox_uid)[job["check"]]
 
 
-def serve(worker_index=0):
-    """Fork-server main loop: one JSON job per stdin line, one JSON outcome per stdout line."""
+def serve(sandbox_uid):
+    """Fork-server main loop: one JSON job per stdin line, one JSON answer per stdout line."""
     import importlib
     for module in PRELOAD:
         importlib.import_module(module)
@@ -226,29 +426,57 @@ def serve(worker_index=0):
     import autograder.probes  # noqa: F401
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)     # nothing else may write on the protocol channel
-    uid = SANDBOX_UID_BASE + worker_index
     protocol.write(json.dumps({"ready": True}) + "\n")
     protocol.flush()
     for line in sys.stdin:
-        outcome = run_job(json.loads(line), uid)
-        protocol.write(json.dumps(outcome) + "\n")
+        job = json.loads(line)
+        answer = run_checks(job, sandbox_uid) if "checks" in job else run_job(job, sandbox_uid)
+        protocol.write(json.dumps(answer) + "\n")
         protocol.flush()
 
 
+def claim_uid(preferred=0):
+    """(uid, lock fd): a sandbox uid no other grader on this machine holds, starting at `preferred`.
+
+    The lock (flock on UID_LOCK_DIR/<uid>.lock) lives as long as the fd stays open.
+    """
+    os.makedirs(UID_LOCK_DIR, exist_ok=True)
+    try:
+        os.chmod(UID_LOCK_DIR, 0o1777)
+    except OSError:
+        pass
+    for k in list(range(preferred, MAX_SANDBOX_UIDS)) + list(range(preferred)):
+        uid = SANDBOX_UID_BASE + k
+        fd = os.open(os.path.join(UID_LOCK_DIR, f"{uid}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return uid, fd
+        except OSError:
+            os.close(fd)
+    raise RuntimeError(f"all {MAX_SANDBOX_UIDS} sandbox uids are in use")
+
+
 class ForkServer:
-    """Client side: start `python -m autograder.sandbox` once, then `run(job)` as often as needed."""
+    """Client side: start `python -m autograder.sandbox` once, then `run(job)` as often as needed.
+
+    worker_index picks the preferred sandbox uid (60000 + index); if another grader on this machine
+    holds it, the next free one is used, so two live fork servers never share a uid.
+    """
 
     def __init__(self, worker_index=0):
+        self.uid, self._lock = claim_uid(worker_index)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
         env.update({"PYTHONPATH": ROOT, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
                     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.sandbox", str(worker_index)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.sandbox", str(self.uid)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         ready = self.proc.stdout.readline()
         if not ready.strip():
+            self.close()
             raise RuntimeError("the sandbox fork server failed to start")
 
     def run(self, job):
+        """job with "check": one outcome; job with "checks": {check: outcome} (see run_checks)."""
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
@@ -259,7 +487,10 @@ class ForkServer:
     def close(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=30)
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def __enter__(self):
         return self
@@ -269,4 +500,4 @@ class ForkServer:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else SANDBOX_UID_BASE)

@@ -7,7 +7,12 @@ The pytest path executes, in notebook order:
 Test cells, demo cells and cells the student added are not run: test cells are the
 instructor's, and only solution cells are the student's answer (this is what the
 assignment's introduction tells students).
+
+``Submission.grade(name, server)`` grades one check (one sandbox for it alone: the hidden
+pytest suite); ``Submission.grade_all(server)`` grades every check with the cells run once
+and one fresh fork per check (the batch grader). Both judge with the same code here.
 """
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -70,10 +75,26 @@ def graded_cells(student_nb, release_nb):
     return cells, missing
 
 
+@functools.lru_cache(maxsize=None)
+def _helper_files():
+    return tuple((name, open(os.path.join(RELEASE_DIR, name), encoding="utf-8").read())
+                 for name in sorted(os.listdir(RELEASE_DIR)) if name.endswith(".py"))
+
+
 def helper_files():
-    """The release's non-notebook files (data.py, visualization.py): what the setup cell imports."""
-    return {name: open(os.path.join(RELEASE_DIR, name), encoding="utf-8").read()
-            for name in sorted(os.listdir(RELEASE_DIR)) if name.endswith(".py")}
+    """The release's non-notebook files (data.py, visualization.py): what the setup cell imports.
+    Read once per grading process."""
+    return dict(_helper_files())
+
+
+@functools.lru_cache(maxsize=None)
+def _inputs_json(name):
+    return json.dumps(make_inputs(name))
+
+
+def check_inputs(name):
+    """make_inputs(name), computed once per grading process (a fresh copy each call)."""
+    return json.loads(_inputs_json(name))
 
 
 @dataclass
@@ -83,7 +104,9 @@ class CheckResult:
     points: float
     max_points: int
     message: str = ""                 # why points were lost ("" when full marks)
-    status: str = "graded"            # graded | timeout | crashed
+    status: str = "graded"            # graded | timeout | crashed: timeout/crashed when the student's
+                                      # process hit a limit or died, in a cell (then the check was
+                                      # regraded on the cells before it) or in the check itself
 
 
 @dataclass
@@ -100,22 +123,56 @@ class Submission:
 
     def job(self, name, cells=None, limits=Limits()):
         return {"cells": cells if cells is not None else self.cells, "check": name,
-                "inputs": make_inputs(name), "files": helper_files(), "limits": limits.__dict__}
+                "inputs": check_inputs(name), "files": helper_files(), "limits": limits.__dict__}
+
+    def jobs(self, names, cells=None, limits=Limits()):
+        """One sandbox job for several checks: the cells run once, each check in its own fork."""
+        return {"cells": cells if cells is not None else self.cells, "checks": list(names),
+                "inputs": {name: check_inputs(name) for name in names}, "files": helper_files(),
+                "limits": limits.__dict__}
 
     def grade(self, name, server, limits=Limits()):
-        """Run check `name` in the sandbox and judge it here. Returns a CheckResult."""
+        """Run check `name` in the sandbox (a fresh sandbox for this check alone) and judge it here."""
         check = CHECKS[name]
         outcome = server.run(self.job(name, limits=limits))
         if outcome["status"] in ("crashed", "timeout") and outcome.get("failed_cell") is not None:
-            # a cell killed the process: grade what the cells before it earned, and say why
-            first_reason = outcome["reason"]
-            outcome = server.run(self.job(name, cells=self.cells[:outcome["failed_cell"]], limits=limits))
-            outcome.setdefault("cell_errors", []).insert(0, {"cell": "", "error": first_reason})
+            retry = server.run(self.job(name, cells=self.cells[:outcome["failed_cell"]], limits=limits))
+            outcome = self._after_regrade(outcome, retry)
+        return self._judge(check, outcome)
+
+    def grade_all(self, server, names=None, limits=Limits()):
+        """[CheckResult] for `names` (default: every check, in CHECKS order), judged here.
+
+        The sandbox runs the cells once and forks one fresh process per check; when a cell kills
+        the process, the checks are regraded on the cells before it, as `grade` does."""
+        names = list(names or CHECKS)
+        outcomes = server.run(self.jobs(names, limits=limits))
+        failed = {}
+        for name in names:
+            if outcomes[name]["status"] in ("crashed", "timeout") and outcomes[name].get("failed_cell") is not None:
+                failed.setdefault(outcomes[name]["failed_cell"], []).append(name)
+        for cell, again in failed.items():
+            retries = server.run(self.jobs(again, cells=self.cells[:cell], limits=limits))
+            for name in again:
+                outcomes[name] = self._after_regrade(outcomes[name], retries[name])
+        return [self._judge(CHECKS[name], outcomes[name]) for name in names]
+
+    @staticmethod
+    def _after_regrade(first, retry):
+        """A cell killed the process: keep what the cells before it earned, say why, keep the status."""
+        retry = dict(retry)
+        retry["cell_errors"] = [{"cell": "", "error": first["reason"]}] + list(retry.get("cell_errors", []))
+        if retry["status"] in ("ok", "error"):
+            retry["killed"] = first["status"]
+        return retry
+
+    def _judge(self, check, outcome):
+        name = check.name
         if outcome["status"] == "ok":
-            verdict = run_judge(name, outcome["data"], make_inputs(name))
-            message, status = verdict.message, "graded"
+            verdict = run_judge(name, outcome["data"], check_inputs(name))
+            message, status = verdict.message, outcome.get("killed", "graded")
         elif outcome["status"] == "error":
-            message, status = outcome["data"], "graded"
+            message, status = outcome["data"], outcome.get("killed", "graded")
         else:
             message, status = outcome["reason"], outcome["status"]
         if message:
