@@ -107,6 +107,7 @@ class CheckResult:
     status: str = "graded"            # graded | timeout | crashed: timeout/crashed when the student's
                                       # process hit a limit or died, in a cell (then the check was
                                       # regraded on the cells before it) or in the check itself
+    reason: str = ""                  # for timeout/crashed: what stopped the student's process
 
 
 @dataclass
@@ -163,21 +164,22 @@ class Submission:
         retry = dict(retry)
         retry["cell_errors"] = [{"cell": "", "error": first["reason"]}] + list(retry.get("cell_errors", []))
         if retry["status"] in ("ok", "error"):
-            retry["killed"] = first["status"]
+            retry["killed"], retry["killed_reason"] = first["status"], first["reason"]
         return retry
 
     def _judge(self, check, outcome):
         name = check.name
+        reason = outcome.get("killed_reason", "")
         if outcome["status"] == "ok":
             verdict = run_judge(name, outcome["data"], check_inputs(name))
             message, status = verdict.message, outcome.get("killed", "graded")
         elif outcome["status"] == "error":
             message, status = outcome["data"], outcome.get("killed", "graded")
         else:
-            message, status = outcome["reason"], outcome["status"]
+            message, status, reason = outcome["reason"], outcome["status"], outcome["reason"]
         if message:
             notes = [e["error"] if not e["cell"] else f"cell '{e['cell']}' failed: {e['error']}"
                      for e in outcome.get("cell_errors", [])]
             notes += [f"solution cell '{gid}' is missing from your notebook" for gid in self.missing]
             message = "\n".join([message] + notes[:3])
-        return CheckResult(name, check.title, 0 if message else check.points, check.points, message, status)
+        return CheckResult(name, check.title, 0 if message else check.points, check.points, message, status, reason)
