@@ -287,6 +287,9 @@ def grade_class(students, results_dir, jobs=2, limits=Limits(), force=False, str
 def gradebook_scores(path):
     """{student: nbgrader score} for the assignment, read from an nbgrader gradebook (read-only)."""
     from nbgrader.api import Gradebook
+    bin_dir = os.path.dirname(sys.executable)          # nbgrader runs `alembic` from PATH when it opens a gradebook
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     url = f"sqlite:///file:{os.path.abspath(path)}?mode=ro&uri=true"
     gradebook = Gradebook(url, course_id="")
     try:

@@ -107,6 +107,18 @@ def _apply_limits(limits, sandbox_uid, keep_fds):
     sys.stdout = sys.stderr = open(os.devnull, "w") if os.path.exists(os.devnull) else _Discard()
 
 
+def _die_with_parent(parent):
+    """Ask the kernel to SIGKILL this process when its parent dies (a killed grader leaves no sandbox
+    running). Set after any setuid, which clears it."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:                                          # the parent died before that
+        os._exit(1)
+
+
 class _Discard:
     def write(self, text):
         return len(text)
@@ -165,7 +177,9 @@ def _cells_process(job, report_fd, command_fd, sandbox_uid):
 
     try:
         limits = Limits(**job["limits"])
+        parent = os.getppid()
         _apply_limits(limits, sandbox_uid, {report_fd, command_fd})
+        _die_with_parent(parent)
         namespace = {"__name__": "__main__"}
         cell_errors = []
         for i, (label, source) in enumerate(job["cells"]):
@@ -186,9 +200,10 @@ def _cells_process(job, report_fd, command_fd, sandbox_uid):
                 pending += chunk
             line, pending = pending.split(b"\n", 1)
             name = line.decode()
-            pid = fork()
+            zygote, pid = os.getpid(), fork()
             if pid == 0:
                 try:
+                    _die_with_parent(zygote)
                     os.setpgid(0, 0)
                     os.close(command_fd)
                     setrlimit(resource.RLIMIT_CPU, (cpu_left, cpu_left + 1))
@@ -420,6 +435,7 @@ def run_job(job, sandbox_uid):
 def serve(sandbox_uid):
     """Fork-server main loop: one JSON job per stdin line, one JSON answer per stdout line."""
     import importlib
+    _die_with_parent(int(os.environ.get("AUTOGRADER_CLIENT_PID", os.getppid())))
     for module in PRELOAD:
         importlib.import_module(module)
     import IPython.core.inputtransformer2  # noqa: F401 - turns %magics into calls, as Jupyter does
@@ -467,7 +483,8 @@ class ForkServer:
         self.uid, self._lock = claim_uid(worker_index)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
         env.update({"PYTHONPATH": ROOT, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
-                    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"})
+                    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
+                    "AUTOGRADER_CLIENT_PID": str(os.getpid())})
         self.proc = subprocess.Popen([sys.executable, "-m", "autograder.sandbox", str(self.uid)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
         ready = self.proc.stdout.readline()

@@ -1,0 +1,279 @@
+"""grade-all (autograder/batch.py): statuses, resume, --force, atomic results, shards, merge, gradebook.
+
+Every test grades real notebooks (copies of examples/submissions/) in the real sandbox, with a
+short per-check time limit where a submission loops forever.
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autograder import batch
+from autograder.__main__ import main as cli
+from autograder.checks import CHECKS
+from autograder.sandbox import ROOT
+from examples.catalogue import BY_NAME
+
+EXAMPLES = os.path.join(ROOT, "examples", "submissions")
+
+
+def deserved(example):
+    """The score an example submission deserves: 100 minus the points of the checks it must fail."""
+    return f"{100 - sum(CHECKS[name].points for name in BY_NAME[example].fails):g}"
+
+
+def make_class(directory, students):
+    """DIR/<student>/mlp/mlp.ipynb from {student: example name or raw bytes}."""
+    for student, what in students.items():
+        folder = os.path.join(directory, student, "mlp")
+        os.makedirs(folder, exist_ok=True)
+        target = os.path.join(folder, "mlp.ipynb")
+        if isinstance(what, bytes):
+            with open(target, "wb") as f:
+                f.write(what)
+        else:
+            shutil.copy(os.path.join(EXAMPLES, what + ".ipynb"), target)
+    return str(directory)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def grade_all(tmp_path, directory, *extra, out="grades.csv"):
+    """Run the CLI in-process (cwd: tmp_path, so no stray ./gradebook.db is picked up)."""
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        return cli(["grade-all", directory, "--jobs", "2", "--out", out, "--results-dir", "results", *extra])
+    finally:
+        os.chdir(cwd)
+
+
+def record(tmp_path, student):
+    with open(tmp_path / "results" / student / "results.json") as f:
+        return json.load(f)
+
+
+def test_statuses_scores_and_gradescope_results(tmp_path):
+    directory = make_class(tmp_path / "class", {
+        "ann": "perfect", "ben": "no_relu_mask", "cat": "os_exit", "dan": "invalid_json",
+        "eve": "endless_loop", "fay": b"", "gus": "syntax_error"})
+    assert grade_all(tmp_path, directory, "--timeout", "2") == 0
+    rows = read_csv(tmp_path / "grades.csv")
+    got = {s: (r["score"], r["status"]) for s, r in rows.items()}
+    assert got == {"ann": ("100", "graded"), "ben": (deserved("no_relu_mask"), "graded"),
+                   "cat": (deserved("os_exit"), "crashed"), "dan": ("0", "invalid"),
+                   "eve": (deserved("endless_loop"), "timeout"), "fay": ("0", "invalid"),
+                   "gus": (deserved("syntax_error"), "graded")}
+    assert "os._exit" in rows["cat"]["reason"] and "cell 'evaluate'" in rows["cat"]["reason"]
+    assert "time limit of 2 s" in rows["eve"]["reason"] and "train_loop" in rows["eve"]["reason"]
+    assert "invalid JSON" in rows["dan"]["reason"] and "empty" in rows["fay"]["reason"]
+    assert rows["ann"]["reason"] == rows["ben"]["reason"] == ""
+    ann = record(tmp_path, "ann")
+    assert ann["score"] == 100 and ann["max_score"] == 100 and len(ann["tests"]) == 13
+    assert {t["status"] for t in ann["tests"]} == {"passed"}
+    with open(os.path.join(directory, "ann", "mlp", "mlp.ipynb"), "rb") as f:
+        import hashlib
+        assert ann["submission_sha256"] == hashlib.sha256(f.read()).hexdigest()
+    eve = record(tmp_path, "eve")
+    failed = {t["name"] for t in eve["tests"] if t["status"] == "failed"}
+    assert len(failed) == 2 and all("time limit" in t["output"] for t in eve["tests"] if t["status"] == "failed")
+    # atomic writes leave no temporary files behind
+    leftovers = [n for _, _, files in os.walk(tmp_path) for n in files if ".tmp" in n]
+    assert leftovers == []
+
+
+def test_resume_grades_only_the_rest_and_regrades_a_changed_notebook(tmp_path, capsys):
+    directory = tmp_path / "class"
+    make_class(directory, {"ann": "perfect", "ben": "no_relu_mask"})
+    assert grade_all(tmp_path, str(directory)) == 0
+    stamp = {s: os.stat(tmp_path / "results" / s / "results.json").st_mtime_ns for s in ("ann", "ben")}
+    capsys.readouterr()
+    # "the interrupted run": two more students arrive, ben resubmits
+    make_class(directory, {"cat": "sgd_sign_error", "dan": "blank", "ben": "perfect"})
+    assert grade_all(tmp_path, str(directory)) == 0
+    out = capsys.readouterr().out
+    assert "graded now: 3, already graded (resumed): 1" in out
+    assert os.stat(tmp_path / "results" / "ann" / "results.json").st_mtime_ns == stamp["ann"]
+    assert os.stat(tmp_path / "results" / "ben" / "results.json").st_mtime_ns != stamp["ben"]
+    rows = read_csv(tmp_path / "grades.csv")
+    assert {s: r["score"] for s, r in rows.items()} == {"ann": "100", "ben": "100",
+                                                      "cat": deserved("sgd_sign_error"), "dan": "0"}
+    # nothing left to do: nothing regraded; --force regrades all
+    assert grade_all(tmp_path, str(directory)) == 0
+    assert "graded now: 0, already graded (resumed): 4" in capsys.readouterr().out
+    assert grade_all(tmp_path, str(directory), "--force") == 0
+    assert "graded now: 4, already graded (resumed): 0" in capsys.readouterr().out
+
+
+def test_a_record_from_another_grader_version_is_regraded(tmp_path, capsys):
+    directory = make_class(tmp_path / "class", {"ann": "blank"})
+    grade_all(tmp_path, directory)
+    path = tmp_path / "results" / "ann" / "results.json"
+    data = json.loads(path.read_text())
+    data["grader_sha256"] = "0" * 64
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    grade_all(tmp_path, directory)
+    assert "graded now: 1, already graded (resumed): 0" in capsys.readouterr().out
+    assert record(tmp_path, "ann")["grader_sha256"] == batch.grader_sha256()
+
+
+def test_force_regrade_of_a_now_broken_submission_does_not_keep_the_old_score(tmp_path):
+    directory = make_class(tmp_path / "class", {"ann": "perfect"})
+    grade_all(tmp_path, directory)
+    assert read_csv(tmp_path / "grades.csv")["ann"]["score"] == "100"
+    make_class(tmp_path / "class", {"ann": "invalid_json"})
+    grade_all(tmp_path, directory, "--force")
+    row = read_csv(tmp_path / "grades.csv")["ann"]
+    assert (row["score"], row["status"]) == ("0", "invalid")
+    assert record(tmp_path, "ann")["score"] == 0
+
+
+def test_a_grader_failure_during_a_regrade_leaves_an_error_not_the_old_score(tmp_path, monkeypatch):
+    directory = make_class(tmp_path / "class", {"ann": "perfect"})
+    grade_all(tmp_path, directory)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the sandbox fork server exited")
+    monkeypatch.setattr(batch, "grade_student", broken)   # the grader breaks, not the student's code
+    assert grade_all(tmp_path, directory, "--force") == 1
+    row = read_csv(tmp_path / "grades.csv")["ann"]
+    assert (row["score"], row["status"]) == ("", "error") and "fork server exited" in row["reason"]
+    monkeypatch.undo()
+    assert grade_all(tmp_path, directory) == 0                 # an error record is retried on resume
+    assert read_csv(tmp_path / "grades.csv")["ann"]["score"] == "100"
+
+
+def descendants(pid):
+    """pids of every live descendant of `pid`."""
+    children = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry))
+        except (OSError, ValueError):
+            pass
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow                                   # ~9 s: a subprocess grader, killed and rerun
+def test_a_killed_run_leaves_complete_results_no_sandbox_and_resumes(tmp_path):
+    students = {f"s{i:02d}": "perfect" for i in range(4)}
+    students["zz_loop"] = "endless_loop"          # graded last, and loops for 30 s
+    directory = make_class(tmp_path / "class", students)
+    command = [sys.executable, "-m", "autograder", "grade-all", directory, "--jobs", "1",
+               "--out", str(tmp_path / "grades.csv"), "--results-dir", str(tmp_path / "results")]
+    proc = subprocess.Popen(command + ["--timeout", "30"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(tmp_path / "results" / "s03" / "results.json") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)                               # the endless loop is running in a sandbox now
+    sandbox = descendants(proc.pid)
+    assert len(sandbox) >= 3                      # fork server, the cells process, the check process
+    proc.kill()                                   # SIGKILL: no chance to clean up
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(alive(p) for p in sandbox) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in sandbox)     # the sandbox died with its grader
+    done = sorted(s for s in students if os.path.exists(tmp_path / "results" / s / "results.json"))
+    assert done == ["s00", "s01", "s02", "s03"]
+    assert all(record(tmp_path, s)["score"] == 100 for s in done)
+    stamps = {s: os.stat(tmp_path / "results" / s / "results.json").st_mtime_ns for s in done}
+    assert subprocess.run(command + ["--timeout", "1"], cwd=ROOT, capture_output=True).returncode == 0
+    assert all(os.stat(tmp_path / "results" / s / "results.json").st_mtime_ns == stamps[s] for s in done)
+    rows = read_csv(tmp_path / "grades.csv")
+    assert {s: (r["score"], r["status"]) for s, r in rows.items()} == {
+        **{s: ("100", "graded") for s in done}, "zz_loop": (deserved("endless_loop"), "timeout")}
+
+
+def test_shards_partition_the_class_deterministically():
+    ids = [f"student{i:03d}" for i in range(200)] + ["zoë", "o'brien", "a-b"]
+    for n in (1, 2, 3, 4, 7):
+        shards = [batch.shard_of(s, n) for s in ids]
+        assert set(shards) <= set(range(1, n + 1))
+        assert shards == [batch.shard_of(s, n) for s in ids]            # deterministic
+        if n > 1:
+            sizes = [shards.count(i) for i in range(1, n + 1)]
+            assert min(sizes) > len(ids) / n / 2                         # no empty or tiny shard
+    assert batch.parse_shard("2/4") == (2, 4)
+    for bad in ("0/4", "5/4", "2", "a/b"):
+        with pytest.raises(ValueError):
+            batch.parse_shard(bad)
+
+
+def test_shard_runs_merge_to_the_full_run(tmp_path, capsys):
+    students = {f"s{i:02d}": ("blank" if i % 3 else "no_relu_mask") for i in range(9)}
+    students.update({"bad1": b"{", "bad2": b""})
+    directory = make_class(tmp_path / "class", students)
+    outs = []
+    for i in (1, 2, 3):
+        assert grade_all(tmp_path, directory, "--shard", f"{i}/3", out=f"grades-{i}.csv") == 0
+        outs.append(str(tmp_path / f"grades-{i}.csv"))
+    per_shard = [set(read_csv(p)) for p in outs]
+    assert sum(len(s) for s in per_shard) == len(students) and set().union(*per_shard) == set(students)
+    assert cli(["merge-csv", *outs, "--out", str(tmp_path / "merged.csv")]) == 0
+    assert grade_all(tmp_path, directory, out="full.csv") == 0
+    with open(tmp_path / "merged.csv") as a, open(tmp_path / "full.csv") as b:
+        assert a.read() == b.read()
+    # a student in two shards with different grades is refused
+    rows = list(read_csv(outs[0]).values())
+    rows[0] = dict(rows[0], score="99")
+    batch.write_csv_atomically(rows, str(tmp_path / "conflict.csv"))
+    with pytest.raises(ValueError, match="two shards"):
+        batch.merge_csvs([outs[0], str(tmp_path / "conflict.csv")], str(tmp_path / "x.csv"))
+
+
+def make_gradebook(path, scores):
+    """A tiny nbgrader gradebook: assignment mlp, one 100-point grade cell, the given auto scores."""
+    bin_dir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{path}") as gb:
+        gb.add_assignment("mlp")
+        gb.add_notebook("mlp", "mlp")
+        gb.add_grade_cell("test_all", "mlp", "mlp", max_score=100, cell_type="code")
+        for student, score in scores.items():
+            gb.add_student(student)
+            gb.add_submission("mlp", student)
+            gb.find_grade("test_all", "mlp", "mlp", student).auto_score = score
+        gb.db.commit()
+
+
+@pytest.mark.slow                                   # ~10 s: nbgrader's gradebook runs alembic
+@pytest.mark.filterwarnings("ignore::Warning")
+def test_scores_that_differ_from_the_gradebook_are_listed(tmp_path, capsys):
+    directory = make_class(tmp_path / "class", {"ann": "perfect", "ben": "no_relu_mask", "cat": "blank"})
+    make_gradebook(str(tmp_path / "gradebook.db"), {"ann": 100, "ben": 100, "cat": 0})  # ben: 100 in nbgrader
+    assert batch.gradebook_scores(str(tmp_path / "gradebook.db")) == {"ann": 100.0, "ben": 100.0, "cat": 0.0}
+    capsys.readouterr()
+    assert grade_all(tmp_path, directory) == 0           # ./gradebook.db is found by default
+    out = capsys.readouterr().out
+    assert "1 student(s) whose scores differ" in out
+    assert f"ben: grade-all {deserved('no_relu_mask')}, nbgrader 100" in out
+    assert "ann:" not in out.split("scores differ")[1]
+    rows = read_csv(tmp_path / "grades.csv")
+    assert {s: r["nbgrader_score"] for s, r in rows.items()} == {"ann": "100", "ben": "100", "cat": "0"}
