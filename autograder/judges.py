@@ -12,15 +12,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder import probes
-from autograder.hints import hint_for
+from autograder import hints
 from autograder.oracles import PARAM_NAMES, LinearNet, linear_net_params
 from src.activations import ReLU, Sigmoid
 from src.data import generate_xor_data
 from src.models import OneHiddenLayerMLP
 from src.optimization import evaluate
 
-RTOL, ATOL = 1e-7, 1e-10          # equivalent formulas agree to ~1e-15; wrong ones are off by far more
-XOR_MIN_ACCURACY = 0.85           # the seed's bar; see docs/grading-quality.md for the measured margin
+# Tolerances, measured in docs/grading-quality.md (scripts/grading_quality.py): the largest deviation
+# of any correct alternative from the reference, and the smallest of any mutant, for each comparison.
+RTOL, ATOL = 1e-7, 1e-10                       # activations, forward, backward
+NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-7, 1e-7    # centred differences vs the exact gradient of the cubic
+EXACT_RTOL, EXACT_ATOL = 1e-12, 1e-12          # one SGD step; evaluate's loss and accuracy
+HISTORY_RTOL, HISTORY_ATOL = 1e-9, 1e-12       # train's loss history vs the loss after each epoch
+XOR_MIN_ACCURACY = 0.85           # the seed's bar; see docs/grading-quality.md for the measured margins
 XOR_DATA = {"train_seed": 0, "val_seed": 1, "init_seed": 0, "n_train": 200, "n_val": 100, "noise": 0.1}
 JUDGES = {}
 
@@ -67,20 +72,24 @@ def fmt(v):
     return np.array2string(np.asarray(v), precision=6, separator=", ", threshold=12)
 
 
-def compare(label, got, expected, batch_size=None, rtol=RTOL, atol=ATOL):
-    """None if `got` (probe data) matches `expected`; else one sentence about the first difference."""
+def compare(label, got, expected, rtol=RTOL, atol=ATOL, candidates=(), hint_tol=(hints.RTOL, hints.ATOL)):
+    """None if `got` (probe data) matches `expected`; else one sentence about the first difference.
+
+    `candidates`: [(value, hint)] of known mistakes (see hints.py); when the student's value
+    equals one of them (to `hint_tol`), its one-line hint follows the sentence."""
     expected = np.asarray(expected, dtype=float)
     if got is None:
         return f"{label}: missing"
     values = as_array(got)
+    hint = None
+    if values.shape != expected.shape or not np.allclose(values, expected, rtol=rtol, atol=atol):
+        hint = hints.first_match(values, expected, list(candidates) + hints.generic(expected), *hint_tol)
     if values.shape != expected.shape:
-        if expected.ndim == 0:
+        if expected.ndim == 0 and not hint:
             return f"{label}: expected a scalar, got an array of shape {values.shape}"
-        hint = hint_for(values, expected, batch_size)
         return f"{label}: expected shape {expected.shape}, got {values.shape}" + (f" — {hint}" if hint else "")
     if np.allclose(values, expected, rtol=rtol, atol=atol):
         return None
-    hint = hint_for(values, expected, batch_size)
     if expected.ndim == 0:
         msg = f"{label}: expected {float(expected):.6g}, got {float(values):.6g}"
     else:
@@ -110,7 +119,8 @@ def judge_activation(data, cls, key):
     for i, z in enumerate(probes.activation_inputs(key)):
         for part in ("forward", "derivative"):
             what = "edge values" if i == 0 else "a random (3, 4) array"
-            out.append(compare(f"{cls.__name__}.{part} on {what}", data[f"{part}_{i}"], getattr(ref, part)(z)))
+            out.append(compare(f"{cls.__name__}.{part} on {what}", data[f"{part}_{i}"], getattr(ref, part)(z),
+                               candidates=hints.activation(cls.__name__, part, z)))
     return out
 
 
@@ -126,51 +136,70 @@ def judge_sigmoid(data, inputs):
 
 # --- forward / backward -------------------------------------------------------------------
 
-def compare_forward(label, got, model, x):
-    f = model.forward(x)
-    return [compare(f"{label}: f", got["f"], f),
-            compare(f"{label}: a1_cache", got["a1"], model.a1_cache),
-            compare(f"{label}: h1_cache", got["h1"], model.h1_cache)]
+def appendix_a_forward():
+    """{quantity: value} of the reference's forward pass on the Appendix A example."""
+    a = probes.APPENDIX_A
+    model = reference_model(a["params"], "relu")
+    f = model.forward(np.array(a["x"]))
+    return {"f": f, "a1": model.a1_cache, "h1": model.h1_cache}
+
+
+def compare_forward(label, got, params, activation, x, appendix=None):
+    model = reference_model(params, activation)
+    expected = {"f": model.forward(x), "a1": model.a1_cache, "h1": model.h1_cache}
+    names = {"f": "f", "a1": "a1_cache", "h1": "h1_cache"}
+    return [compare(f"{label}: {names[q]}", got[q], expected[q],
+                    candidates=hints.forward(params, x, activation, q, appendix and appendix[q]))
+            for q in ("f", "a1", "h1")]
 
 
 @judge("forward_appendix_a")
 def judge_forward_appendix_a(data, inputs):
-    model = reference_model(probes.APPENDIX_A["params"], "relu")
-    return compare_forward("Appendix A", data, model, np.array(probes.APPENDIX_A["x"]))
+    a = probes.APPENDIX_A
+    return compare_forward("Appendix A", data, a["params"], "relu", np.array(a["x"]))
 
 
 @judge("forward_random")
 def judge_forward_random(data, inputs):
     params, cases = probes.random_cases(seed=11)
+    appendix = appendix_a_forward()
     out = []
     for activation in ("relu", "sigmoid"):
-        model = reference_model(params, activation)
         for got, (x, _) in zip(data[activation], cases):
-            out += compare_forward(f"{activation}, {describe(x)}", got, model, x)
+            out += compare_forward(f"{activation}, {describe(x)}", got, params, activation, x, appendix)
     return out
 
 
-def compare_grads(label, got, model, x, y):
+def appendix_a_gradients():
+    a = probes.APPENDIX_A
+    model = reference_model(a["params"], "relu")
+    return model.backward(np.array(a["x"]), a["y"], model.forward(np.array(a["x"])))
+
+
+def compare_grads(label, got, params, activation, x, y, appendix=None):
+    """The probe ran backward on the caches and f of a correct forward pass (probes.backward_round)."""
+    model = reference_model(params, activation)
     expected = model.backward(x, y, model.forward(x))
-    n = np.shape(x)[0] if np.ndim(x) == 2 else None
     missing = [k for k in expected if k not in got]
     if missing:
         return [f"{label}: backward's dict has no {', '.join(missing)} (keys must be dL_dW1, dL_db1, dL_dW2, dL_db2)"]
-    return [compare(f"{label}: {k.replace('dL_d', 'dL/d')}", got[k], v, batch_size=n) for k, v in expected.items()]
+    return [compare(f"{label}: {k.replace('dL_d', 'dL/d')}", got[k], v,
+                    candidates=hints.backward(params, x, y, activation, k, appendix and appendix[k]))
+            for k, v in expected.items()]
 
 
 @judge("backward_appendix_a")
 def judge_backward_appendix_a(data, inputs):
     a = probes.APPENDIX_A
-    return compare_grads("Appendix A", data, reference_model(a["params"], "relu"), np.array(a["x"]), a["y"])
+    return compare_grads("Appendix A", data, a["params"], "relu", np.array(a["x"]), a["y"])
 
 
 def judge_backward(data, activation):
     params, cases = probes.random_cases(seed=23)
-    model = reference_model(params, activation)
+    appendix = appendix_a_gradients()
     out = []
     for got, (x, y) in zip(data, cases):
-        out += compare_grads(f"{activation}, {describe(x)}", got, model, x, y)
+        out += compare_grads(f"{activation}, {describe(x)}", got, params, activation, x, y, appendix)
     return out
 
 
@@ -191,7 +220,8 @@ def judge_numerical_gradient(data, inputs):
     theta = as_array(data["theta"])
     exact = 3 * theta ** 2 + 2 * theta.sum()
     return [compare("numerical_gradient of sum(θ³) + (sum θ)² at a fixed θ", data["grad"], exact,
-                    rtol=1e-7, atol=1e-7),
+                    rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL,
+                    candidates=hints.numerical_gradient(probes.cubic, theta, 1e-5, exact), hint_tol=(1e-6, 1e-6)),
             None if data["restored"] else
             "numerical_gradient left θ changed: restore each entry after perturbing it"]
 
@@ -199,6 +229,7 @@ def judge_numerical_gradient(data, inputs):
 @judge("gradient_check")
 def judge_gradient_check(data, inputs):
     out = []
+    pattern = {}
     for case, (_, _, x, _, grad_scale) in probes.GRADIENT_CHECK_CASES.items():
         got = data[case]
         label = {"correct": "a correct model (one input is 0, so some gradients are exactly 0)",
@@ -212,9 +243,14 @@ def judge_gradient_check(data, inputs):
         if missing:
             out.append(f"check_all_gradients on {label}: result has no entry for {', '.join(missing)}")
             continue
+        pattern[case] = {"should_pass": {}, "passed": {}, "error": {}}
         for name in PARAM_NAMES:
             should_pass = not (grad_scale and name in grad_scale)
             passed, error = got["result"][name]["passed"], as_array(got["result"][name]["error"])
+            if error.size == 1 and np.isfinite(error).all():
+                pattern[case]["should_pass"][name] = should_pass
+                pattern[case]["passed"][name] = passed
+                pattern[case]["error"][name] = float(error)
             if error.size != 1 or not np.isfinite(error).all():
                 out.append(f"check_all_gradients on {label}: error for {name} is {fmt(error)}, "
                            "not a finite number (is the relative error defined when both gradients are 0?)")
@@ -225,7 +261,8 @@ def judge_gradient_check(data, inputs):
             elif not should_pass and (passed or float(error) < 1e-3):
                 out.append(f"check_all_gradients on {label}: {name} should fail, but got passed={passed}, "
                            f"error={float(error):.3g}")
-    return out
+    hint = hints.gradient_check(pattern) if any(out) else None
+    return [f"{out[0]} — {hint}"] + out[1:] if hint else out
 
 
 # --- optimisation -------------------------------------------------------------------------------
@@ -238,7 +275,8 @@ def judge_sgd_step(data, inputs):
         grads = linear_net_params(3, 4, run["seed"] + 100)
         for k in PARAM_NAMES:
             out.append(compare(f"{k} after one step with learning_rate={run['lr']}", run["after"].get(k),
-                               before[k] - run["lr"] * grads[k], rtol=1e-12, atol=1e-12))
+                               before[k] - run["lr"] * grads[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
+                               candidates=hints.sgd(before[k], grads[k], run["lr"])))
     return out
 
 
@@ -247,8 +285,9 @@ def judge_history(run, label):
     epochs, n, bs = run["epochs"], run["n"], run["batch_size"]
     per_epoch = -(-n // bs)
     if run["steps"] != epochs * per_epoch:
+        hint = f" — {hints.FIRST_BATCH_ONLY}" if run["steps"] == epochs and per_epoch > 1 else ""
         out.append(f"{label}: expected {epochs * per_epoch} optimizer steps ({epochs} epochs × "
-                   f"{per_epoch} mini-batches of at most {bs} from {n} samples), got {run['steps']}")
+                   f"{per_epoch} mini-batches of at most {bs} from {n} samples), got {run['steps']}{hint}")
     batches = run["batches"]
     for e in range(min(epochs, len(batches) // per_epoch)):
         epoch = batches[e * per_epoch:(e + 1) * per_epoch]
@@ -264,6 +303,9 @@ def judge_history(run, label):
     if not all(run["fresh_grads"]):
         out.append(f"{label}: optimizer.step should get the gradients of the backward call just before it")
     history = run["history"]
+    before = dict(zip(("train_loss", "val_loss"), run["loss_before_training"]))
+    per_epoch_train = [run["train_loss_after_step"][(e + 1) * per_epoch - 1] for e in range(epochs)] \
+        if run["steps"] == epochs * per_epoch else None
     for key, after_step in (("train_loss", run["train_loss_after_step"]), ("val_loss", run["val_loss_after_step"])):
         n_values = epochs if after_step else 0       # no validation data: an empty (or absent) val_loss
         got = history.get(key)
@@ -271,12 +313,14 @@ def judge_history(run, label):
             if n_values:
                 out.append(f"{label}: history has no '{key}' list")
         elif got["shape"] != [n_values]:
+            hint = f" — {hints.PER_BATCH_HISTORY}" if n_values and got["shape"] == [run["steps"]] else ""
             out.append(f"{label}: history['{key}'] should hold one value per epoch ({n_values}), "
-                       f"got shape {tuple(got['shape'])}")
+                       f"got shape {tuple(got['shape'])}{hint}")
         elif n_values and run["steps"] == epochs * per_epoch:
             expected = [after_step[(e + 1) * per_epoch - 1] for e in range(epochs)]
             out.append(compare(f"{label}: history['{key}'] (mean ½(f−y)² over the whole set after each epoch)",
-                               got, expected, rtol=1e-9, atol=1e-12))
+                               got, expected, rtol=HISTORY_RTOL, atol=HISTORY_ATOL,
+                               candidates=hints.history(key, expected, before[key], per_epoch_train)))
     return out
 
 
@@ -289,16 +333,27 @@ def judge_train_loop(data, inputs):
 @judge("evaluate")
 def judge_evaluate(data, inputs):
     model, X, y = probes.evaluate_inputs()
+    f = model.forward(X)
     out = []
     for label, threshold in (("default", 0.5), ("t0.5", 0.5), ("t0.3", 0.3)):
         expected = evaluate(model, X, y, threshold=threshold)
         call = "evaluate(model, X, y)" if label == "default" else f"evaluate(model, X, y, threshold={threshold})"
         for k in ("loss", "accuracy"):
-            out.append(compare(f"{call}['{k}']", data[label][k], expected[k], rtol=1e-12, atol=1e-12))
+            out.append(compare(f"{call}['{k}']", data[label][k], expected[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
+                               candidates=hints.evaluate(f, y, threshold, k)))
     return out
 
 
 # --- end to end ----------------------------------------------------------------------------------
+
+def xor_scores(data, inputs):
+    """(validation accuracy, final training loss) of the trained parameters, computed with the reference."""
+    params = {k: as_array(v) for k, v in data["params"].items()}
+    model = reference_model(params, "relu")
+    accuracy = evaluate(model, np.array(inputs["X_val"]), np.array(inputs["y_val"]))["accuracy"]
+    loss = evaluate(model, np.array(inputs["X_train"]), np.array(inputs["y_train"]))["loss"]
+    return accuracy, (loss if np.isfinite(loss) else float("inf"))
+
 
 @judge("xor_training")
 def judge_xor_training(data, inputs):
@@ -309,13 +364,13 @@ def judge_xor_training(data, inputs):
              for k, s in shapes.items() if k not in params or params[k].shape != s]
     if wrong:
         return ["after training: " + "; ".join(wrong)]
-    X_val, y_val = np.array(inputs["X_val"]), np.array(inputs["y_val"])
-    accuracy = evaluate(reference_model(params, "relu"), X_val, y_val)["accuracy"]
+    with np.errstate(all="ignore"):
+        accuracy, _ = xor_scores(data, inputs)
     out = []
     if not accuracy > XOR_MIN_ACCURACY:
         out.append(f"XOR validation accuracy after {probes.XOR_SETUP['n_epochs']} epochs (seeded) is {accuracy:.1%}; it must exceed "
                    f"{XOR_MIN_ACCURACY:.0%}. Check backward, the SGD step and the training loop.")
-    loss = data["history"].get("train_loss")
-    if loss is None or len(loss["values"]) < 2 or not loss["values"][-1] < loss["values"][0]:
+    history = data["history"].get("train_loss")
+    if history is None or len(history["values"]) < 2 or not history["values"][-1] < history["values"][0]:
         out.append("history['train_loss'] should decrease over training")
     return out

@@ -191,22 +191,43 @@ def probe_forward_random(ns, inputs):
     return out
 
 
+def correct_forward(params, x, activation):
+    """(a1, h1, f) of a correct forward pass (known-good activations), computed here, not by the student."""
+    W1, b1, W2, b2 = (np.array(params[k], dtype=float) for k in PARAM_NAMES)
+    act = CorrectReLU() if activation == "relu" else CorrectSigmoid()
+    a1 = np.asarray(x, dtype=float) @ W1.T + b1
+    h1 = act.forward(a1)
+    f = h1 @ W2[0] + b2[0]
+    return a1, h1, (float(f) if np.ndim(x) == 1 else f)
+
+
+def backward_round(model, params, activation, x, y):
+    """forward(x), then backward(x, y, f) on the caches and f of a *correct* forward pass.
+
+    The student's forward runs first (it may cache more than a1 and h1), but its output and
+    caches are replaced by correct ones, and its errors are ignored: forward has its own checks,
+    and a wrong forward must not cost the backward points (as a wrong backward costs no forward
+    points)."""
+    try:
+        model.forward(x)
+    except Exception:  # noqa: BLE001 - graded by the forward checks
+        pass
+    a1, h1, f = correct_forward(params, x, activation)
+    model.a1_cache, model.h1_cache = a1, h1
+    return grads_plain(call("backward", model.backward, x, y, f), "backward")
+
+
 @probe("backward_appendix_a")
 def probe_backward_appendix_a(ns, inputs):
     model = student_model(ns, APPENDIX_A["params"], "relu")
-    x = np.array(APPENDIX_A["x"])
-    f = call("forward", model.forward, x)
-    return grads_plain(call("backward", model.backward, x, APPENDIX_A["y"], f), "backward")
+    return backward_round(model, APPENDIX_A["params"], "relu", np.array(APPENDIX_A["x"]), APPENDIX_A["y"])
 
 
 def backward_probe(ns, activation):
     params, cases = random_cases(seed=23)
     model = student_model(ns, params, activation)
-    out = []
-    for x, y in cases:  # one model, several forward/backward rounds: a stale cache shows up
-        f = call("forward", model.forward, x)
-        out.append(grads_plain(call("backward", model.backward, x, y, f), "backward"))
-    return out
+    # one model, several forward/backward rounds: a stale cache shows up
+    return [backward_round(model, params, activation, x, y) for x, y in cases]
 
 
 @probe("backward_relu")
@@ -330,6 +351,7 @@ def probe_train_loop(ns, inputs):
                                      ("no_val", False, 2, s["n"])):
         model = LinearNet(linear_net_params(2, 3, 42, scale=0.5))
         opt = RecordingSGD(s["lr"], X, y, *((X_val, y_val) if with_val else ()))
+        before = [model.loss(X, y), model.loss(X_val, y_val) if with_val else None]
         kwargs = dict(n_epochs=epochs, batch_size=bs)
         if with_val:
             kwargs.update(X_val=X_val, y_val=y_val)
@@ -337,6 +359,7 @@ def probe_train_loop(ns, inputs):
         out[run] = {"history": history_plain(history), "batches": batch_rows(model, X),
                     "steps": len(opt.train_loss), "fresh_grads": opt.fresh_grads,
                     "train_loss_after_step": opt.train_loss, "val_loss_after_step": opt.val_loss,
+                    "loss_before_training": before,
                     "epochs": epochs, "batch_size": bs, "n": s["n"]}
     return out
 
@@ -368,15 +391,22 @@ def probe_evaluate(ns, inputs):
 
 # --- end to end --------------------------------------------------------------------
 
-XOR_SETUP = {"hidden_dim": 8, "learning_rate": 0.2, "n_epochs": 200, "batch_size": 32}
+# Measured (scripts/measure_thresholds.py, docs/grading-quality.md), over 200 init seeds: every
+# correct implementation ends at >= 98% validation accuracy; an SGD that ignores its learning rate
+# (a step of 1 diverges on a layer this wide) or ascends ends at <= 72%; a train that uses only the
+# first mini-batch of each epoch (3 steps) fails on 197 of 200 seeds (the other 3 start from an
+# initialisation that already nearly solves XOR; train_loop fails it on every seed).
+XOR_SETUP = {"hidden_dim": 32, "learning_rate": 0.02, "n_epochs": 3, "batch_size": 1}
 
 
 @probe("xor_training")
 def probe_xor_training(ns, inputs):
     """The student's whole pipeline (model, SGD, train) on XOR, seeded.
 
-    The seed's setting with learning rate 0.2 instead of 0.5: at 0.5, ReLU units die and
-    one correct run in five gets stuck near 75% (measured in docs/grading-quality.md).
+    XOR_SETUP is chosen by measurement (docs/grading-quality.md): the seed's setting (hidden 8,
+    learning rate 0.5, batches of 32) left one correct run in five stuck near 75%, and at
+    learning rate 0.2 a train that uses only the first mini-batch of each epoch, or an SGD that
+    ignores its learning rate, still passed on many seeds.
     """
     X, y = np.array(inputs["X_train"]), np.array(inputs["y_train"])
     X_val, y_val = np.array(inputs["X_val"]), np.array(inputs["y_val"])

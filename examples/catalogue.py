@@ -57,7 +57,8 @@ EXAMPLES = [
             fails=frozenset({"backward_sigmoid"})),
     Example("batch_gradient_summed", "wrong", "batch gradients summed instead of averaged",
             {"model": [("df = (np.reshape(f, n) - np.reshape(y, n)) / n", "df = np.reshape(f, n) - np.reshape(y, n)")]},
-            fails=frozenset({"backward_relu", "backward_sigmoid", "xor_training"})),
+            # not xor_training: the XOR check trains with batches of 1 (probes.XOR_SETUP), where sum = mean
+            fails=frozenset({"backward_relu", "backward_sigmoid"})),
     Example("relu_derivative_all_ones", "wrong", "ReLU derivative returns 1 everywhere (no mask)",
             {"activations": [("return (np.asarray(z, dtype=float) > 0).astype(float)",
                               "return np.ones_like(np.asarray(z, dtype=float))")]},
