@@ -35,6 +35,7 @@ Each ForkServer claims a sandbox uid no other grader on this machine holds (a
 lock file per uid), so sweeping "every process of the uid" never touches another
 worker's child, even when several graders run at once.
 """
+import copy
 import fcntl
 import json
 import os
@@ -131,15 +132,18 @@ def _snapshot():
     """The attributes of the trusted modules and of the grader's classes, before student code runs."""
     modules = {name: sys.modules[name] for name in TRUSTED_MODULES if name in sys.modules}
     attrs = {name: dict(vars(m)) for name, m in modules.items()}
-    classes = {cls: dict(vars(cls)) for m in modules.values() if m.__name__.startswith("autograder")
-               for cls in vars(m).values()
+    grader = [m for m in modules.values() if m.__name__.startswith("autograder")]
+    classes = {cls: dict(vars(cls)) for m in grader for cls in vars(m).values()
                if isinstance(cls, type) and getattr(cls, "__module__", "").startswith("autograder")}
-    return modules, attrs, classes
+    # the grader's own tables (PROBES, fixed inputs): their contents, not just the references
+    tables = [(value, copy.deepcopy(value)) for m in grader for key, value in vars(m).items()
+              if type(value) in (dict, list) and not key.startswith("__")]
+    return modules, attrs, classes, tables
 
 
 def _restore(snapshot):
     """Undo any monkeypatching of the trusted modules and the grader's classes (in a check process)."""
-    modules, attrs, classes = snapshot
+    modules, attrs, classes, tables = snapshot
     for name, module in modules.items():
         sys.modules[name] = module
         namespace = vars(module)
@@ -158,6 +162,9 @@ def _restore(snapshot):
                     setattr(cls, key, value)
                 except (AttributeError, TypeError):
                     pass
+    for table, saved in tables:
+        table.clear()
+        (table.update if isinstance(table, dict) else table.extend)(copy.deepcopy(saved))
 
 
 def _cells_process(job, report_fd, command_fd, sandbox_uid):
@@ -187,7 +194,8 @@ def _cells_process(job, report_fd, command_fd, sandbox_uid):
             try:
                 exec(compile(TransformerManager().transform_cell(source), f"<cell {label}>", "exec"), namespace)
             except BaseException as e:  # noqa: BLE001 - SyntaxError, SystemExit, MemoryError, ...
-                cell_errors.append({"cell": label, "error": f"{type(e).__name__}: {str(e)[:300]}"})
+                cell_errors.append({"cell": label, "error": f"{type(e).__name__}: {str(e)[:300]}"[:400]})
+            _restore(snapshot)      # a cell that patched builtins or json must not break the protocol
         usage = getrusage(resource.RUSAGE_SELF)
         cpu_left = max(1, int(limits.cpu_seconds - usage.ru_utime - usage.ru_stime))
         report({"event": "cells_done", "cell_errors": cell_errors})
