@@ -277,3 +277,15 @@ def test_scores_that_differ_from_the_gradebook_are_listed(tmp_path, capsys):
     assert "ann:" not in out.split("scores differ")[1]
     rows = read_csv(tmp_path / "grades.csv")
     assert {s: r["nbgrader_score"] for s, r in rows.items()} == {"ann": "100", "ben": "100", "cat": "0"}
+
+
+def test_the_class_workflow_fans_out_over_every_shard_and_merges():
+    import yaml
+    with open(os.path.join(ROOT, ".github", "workflows", "grade-class.yml")) as f:
+        workflow = yaml.safe_load(f)
+    shards = int(workflow["env"]["SHARDS"])
+    assert workflow["jobs"]["grade"]["strategy"]["matrix"]["shard"] == list(range(1, shards + 1))
+    grade = " ".join(step.get("run", "") for step in workflow["jobs"]["grade"]["steps"])
+    assert "grade-all" in grade and "--shard ${{ matrix.shard }}/${{ env.SHARDS }}" in grade
+    merge = " ".join(step.get("run", "") for step in workflow["jobs"]["merge"]["steps"])
+    assert "merge-csv" in merge and workflow["jobs"]["merge"]["needs"] == "grade"

@@ -1,0 +1,141 @@
+"""Benchmark: `grade-all --jobs 2` on a class of 500 versus `nbgrader autograde`, in the same run.
+
+    .venv/bin/python bench/bench_batch.py [--n 500] [--jobs 2] [--nbgrader-sample 20] [--keep DIR]
+
+The class (generated in a temporary folder):
+- 60% correct (the instructor's solution), 30% wrong (the catalogue's wrong examples, in turn),
+- 10% hostile (tests/adversarial/corpus.py, in turn), of which exactly 2 loop forever (one in a
+  cell, one inside `train`) at the normal 20 s limit; their cost is reported separately.
+
+nbgrader is timed on a sample of 20 of the same notebooks (12 correct, 6 wrong, 2 hostile that do
+not loop, so the sample flatters nbgrader) in a temporary copy of the course, and scaled to the
+class size. Prints the wall time for the class, nbgrader's seconds per submission, and the ratio.
+Not part of the test suite (it takes minutes).
+"""
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from examples.catalogue import EXAMPLES, build  # noqa: E402
+from tests.adversarial.corpus import CASES, notebook_bytes  # noqa: E402
+
+LOOPS = ("endless_loop_in_cell", "endless_loop_in_check")
+COURSE_FILES = ("source", "src", "autograder", "release", "examples", "nbgrader_config.py")
+
+
+def generate(directory, n):
+    """DIR/<student>/mlp/mlp.ipynb for n students; returns {student: kind}."""
+    perfect = build(next(e for e in EXAMPLES if e.name == "perfect")).encode()
+    wrong = [(e.name, build(e).encode()) for e in EXAMPLES if e.kind == "wrong"]
+    hostile = [(c.name, notebook_bytes(c)) for c in CASES if not c.name.startswith("honest") and c.name not in LOOPS]
+    loops = [(c.name, notebook_bytes(c)) for c in CASES if c.name in LOOPS]
+    n_wrong, n_hostile = round(0.3 * n), round(0.1 * n)
+    plan = [("correct", "perfect", perfect)] * (n - n_wrong - n_hostile)
+    plan += [("wrong",) + wrong[i % len(wrong)] for i in range(n_wrong)]
+    plan += [("hostile",) + loops[i] for i in range(len(loops))]
+    plan += [("hostile",) + hostile[i % len(hostile)] for i in range(n_hostile - len(loops))]
+    kinds = {}
+    for i, (kind, name, data) in enumerate(plan):
+        student = f"student{i:04d}"
+        folder = os.path.join(directory, student, "mlp")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "mlp.ipynb"), "wb") as f:
+            f.write(data)
+        kinds[student] = (kind, name)
+    return kinds
+
+
+def time_grade_all(directory, jobs, workdir):
+    out, results = os.path.join(workdir, "grades.csv"), os.path.join(workdir, "results")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", directory, "--jobs", str(jobs),
+                           "--out", out, "--results-dir", results], cwd=workdir,
+                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"grade-all failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return wall, rows, proc.stdout
+
+
+def time_nbgrader(kinds, directory, sample, workdir):
+    """Seconds per submission of `nbgrader autograde` on `sample` submissions (a temporary course)."""
+    course = os.path.join(workdir, "course")
+    os.makedirs(course)
+    for name in COURSE_FILES:
+        src = os.path.join(ROOT, name)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, os.path.join(course, name))
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+
+    def nbgrader(*args):
+        return subprocess.run([os.path.join(bin_dir, "nbgrader"), *args], cwd=course, env=env,
+                              capture_output=True, text=True)
+    nbgrader("generate_assignment", "mlp", "--force")
+    by_kind = {}
+    for student, (kind, name) in sorted(kinds.items()):
+        if name not in LOOPS:
+            by_kind.setdefault(kind, []).append(student)
+    n_correct, n_wrong = round(0.6 * sample), round(0.3 * sample)
+    chosen = (by_kind["correct"][:n_correct] + by_kind["wrong"][:n_wrong]
+              + by_kind["hostile"][:sample - n_correct - n_wrong])
+    for student in chosen:
+        dest = os.path.join(course, "submitted", student, "mlp")
+        os.makedirs(dest)
+        shutil.copy(os.path.join(directory, student, "mlp", "mlp.ipynb"), dest)
+    start = time.monotonic()
+    proc = nbgrader("autograde", "mlp", "--force")
+    seconds = time.monotonic() - start
+    return seconds / len(chosen), proc.returncode, [kinds[s][1] for s in chosen]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--nbgrader-sample", type=int, default=20)
+    parser.add_argument("--keep", help="keep the generated class and results here")
+    args = parser.parse_args()
+    workdir = args.keep or tempfile.mkdtemp(prefix="bench-batch-")
+    os.makedirs(workdir, exist_ok=True)
+    directory = os.path.join(workdir, "class")
+    kinds = generate(directory, args.n)
+    counts = {}
+    for kind, _ in kinds.values():
+        counts[kind] = counts.get(kind, 0) + 1
+    print(f"class: {args.n} submissions: {counts} (2 of the hostile ones loop forever, 20 s limit)", flush=True)
+    print(f"machine: {os.cpu_count()} cores; grade-all --jobs {args.jobs}", flush=True)
+
+    wall, rows, summary = time_grade_all(directory, args.jobs, workdir)
+    statuses = {}
+    for row in rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    wrong_correct = [r["student"] for r in rows if kinds[r["student"]][0] == "correct" and r["score"] != "100"]
+    print(f"grade-all: {wall:.1f} s wall for {len(rows)} submissions ({wall / len(rows) * 1000:.0f} ms each); "
+          f"statuses {statuses}; correct submissions not at 100: {len(wrong_correct)}")
+    print("  of which the 2 endless loops cost about 3 x 20 s of worker time (~30 s wall over 2 workers): "
+          "train_loop and xor_training time out in one; the other times out in a cell, then is regraded "
+          "on the cells before it")
+
+    per_sub, rc, sample = time_nbgrader(kinds, directory, args.nbgrader_sample, workdir)
+    scaled = per_sub * args.n
+    print(f"nbgrader autograde: {per_sub:.2f} s per submission (sample of {len(sample)}, exit status {rc}); "
+          f"scaled to {args.n}: {scaled:.0f} s")
+    print(f"ratio: nbgrader / grade-all = {scaled / wall:.1f}x")
+    print(f"goal: < 120 s for 500 on 2 cores: {'met' if wall < 120 else 'MISSED'}; >= 15x: "
+          f"{'met' if scaled / wall >= 15 else 'MISSED'}")
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
