@@ -17,8 +17,6 @@ import json
 import os
 from dataclasses import dataclass, field
 
-import nbformat
-
 from autograder.checks import ASSIGNMENT, CHECKS, NOTEBOOK
 from autograder.judges import make_inputs, run_judge
 from autograder.sandbox import ROOT, Limits
@@ -42,14 +40,20 @@ def read_notebook(path):
         raise InvalidSubmission(f"not a notebook: invalid JSON ({str(e)[:120]})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise InvalidSubmission("not a notebook: no list of cells")
-    try:
-        return nbformat.from_dict(raw)
-    except Exception as e:  # noqa: BLE001
-        raise InvalidSubmission(f"not a notebook: {str(e)[:120]}") from None
+    if not all(isinstance(cell, dict) for cell in raw["cells"]):
+        raise InvalidSubmission("not a notebook: a cell is not a JSON object")
+    return raw
+
+
+def _nbgrader(cell):
+    meta = cell.get("metadata")
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 def _grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    gid = _nbgrader(cell).get("grade_id")
+    return gid if isinstance(gid, str) else None
 
 
 def _source(cell):
@@ -60,12 +64,12 @@ def _source(cell):
 def graded_cells(student_nb, release_nb):
     """[(label, source)] to execute, in release order; also the solution cells the student lost."""
     student = {}
-    for cell in student_nb.cells:
+    for cell in student_nb["cells"]:
         if cell.get("cell_type") == "code" and _grade_id(cell) and _grade_id(cell) not in student:
             student[_grade_id(cell)] = _source(cell)
     cells, missing = [], []
-    for cell in release_nb.cells:
-        gid, meta = _grade_id(cell), cell.metadata.get("nbgrader", {})
+    for cell in release_nb["cells"]:
+        gid, meta = _grade_id(cell), _nbgrader(cell)
         if gid in GIVEN_CELLS:
             cells.append((gid, _source(cell)))
         elif meta.get("solution"):
@@ -119,7 +123,7 @@ class Submission:
 
     @classmethod
     def load(cls, path):
-        cells, missing = graded_cells(read_notebook(path), nbformat.read(RELEASE_NOTEBOOK, as_version=4))
+        cells, missing = graded_cells(read_notebook(path), read_notebook(RELEASE_NOTEBOOK))
         return cls(path, cells, missing)
 
     def job(self, name, cells=None, limits=Limits()):

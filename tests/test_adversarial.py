@@ -8,6 +8,7 @@ and no case can write the results.
 import csv
 import json
 import os
+import time
 
 import pytest
 
@@ -24,19 +25,27 @@ def deserved(case):
     return 0 if case.fails is None else 100 - sum(CHECKS[name].points for name in case.fails)
 
 
-def orphans_of_sandbox_uids():
-    """Processes of a sandbox uid whose parent is init: what a grader failed to clean up."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            uid = os.stat(f"/proc/{pid}").st_uid
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if 60000 <= uid < 61000 and ppid == 1:
-            found.append(int(pid))
-    return found
+def orphans_of_sandbox_uids(settle_seconds=3.0):
+    """Live processes of a sandbox uid whose parent is init: what a grader failed to clean up.
+
+    A process the grader has just SIGKILLed may still be exiting (or be a zombie waiting for
+    init to reap it): it is dead, so zombies are ignored and the scan is repeated for a moment.
+    """
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                uid = os.stat(f"/proc/{pid}").st_uid
+                with open(f"/proc/{pid}/stat") as f:
+                    state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError, IndexError):
+                continue
+            if 60000 <= uid < 61000 and int(ppid) == 1 and state not in ("Z", "X"):
+                found.append(int(pid))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
