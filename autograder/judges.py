@@ -26,6 +26,7 @@ NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-7, 1e-7    # centred differences vs the exac
 EXACT_RTOL, EXACT_ATOL = 1e-12, 1e-12          # one SGD step; evaluate's loss and accuracy
 HISTORY_RTOL, HISTORY_ATOL = 1e-9, 1e-12       # train's loss history vs the loss after each epoch
 XOR_MIN_ACCURACY = 0.85           # the seed's bar; see docs/grading-quality.md for the measured margins
+XOR_MIN_CHANGE = 0.023          # ... and come from training: ||Δθ|| / ||θ_init||; measured likewise
 XOR_DATA = {"train_seed": 0, "val_seed": 1, "init_seed": 0, "n_train": 200, "n_val": 100, "noise": 0.1}
 JUDGES = {}
 
@@ -347,12 +348,21 @@ def judge_evaluate(data, inputs):
 # --- end to end ----------------------------------------------------------------------------------
 
 def xor_scores(data, inputs):
-    """(validation accuracy, final training loss) of the trained parameters, computed with the reference."""
+    """(validation accuracy, final training loss, relative parameter change) of the XOR run, computed
+    with the reference model on the parameters the probe returned. The change is
+    ||θ_final − θ_initial|| / ||θ_initial|| over all parameters: how much training moved the model."""
     params = {k: as_array(v) for k, v in data["params"].items()}
+    initial = {k: as_array(v) for k, v in data["initial_params"].items()}
     model = reference_model(params, "relu")
     accuracy = evaluate(model, np.array(inputs["X_val"]), np.array(inputs["y_val"]))["accuracy"]
     loss = evaluate(model, np.array(inputs["X_train"]), np.array(inputs["y_train"]))["loss"]
-    return accuracy, (loss if np.isfinite(loss) else float("inf"))
+    change = (np.sqrt(sum(np.sum((params[k] - initial[k]) ** 2) for k in PARAM_NAMES))
+              / np.sqrt(sum(np.sum(initial[k] ** 2) for k in PARAM_NAMES)))
+    return accuracy, _finite(loss), _finite(change)
+
+
+def _finite(value):
+    return float(value) if np.isfinite(value) else float("inf")
 
 
 @judge("xor_training")
@@ -365,11 +375,15 @@ def judge_xor_training(data, inputs):
     if wrong:
         return ["after training: " + "; ".join(wrong)]
     with np.errstate(all="ignore"):
-        accuracy, _ = xor_scores(data, inputs)
+        accuracy, _, change = xor_scores(data, inputs)
     out = []
     if not accuracy > XOR_MIN_ACCURACY:
         out.append(f"XOR validation accuracy after {probes.XOR_SETUP['n_epochs']} epochs (seeded) is {accuracy:.1%}; it must exceed "
                    f"{XOR_MIN_ACCURACY:.0%}. Check backward, the SGD step and the training loop.")
+    elif not change >= XOR_MIN_CHANGE:
+        out.append(f"training barely changed the model (its parameters moved by {change:.1%} of their size; "
+                   f"correct training moves them by at least {XOR_MIN_CHANGE:.1%}): this accuracy comes from the "
+                   "initialisation. Check that train goes through every mini-batch of every epoch.")
     history = data["history"].get("train_loss")
     if history is None or len(history["values"]) < 2 or not history["values"][-1] < history["values"][0]:
         out.append("history['train_loss'] should decrease over training")

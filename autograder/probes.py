@@ -413,8 +413,10 @@ def probe_xor_training(ns, inputs):
     np.random.seed(inputs["seed"])
     model = call("OneHiddenLayerMLP(...)", lookup(ns, "OneHiddenLayerMLP"), input_dim=2,
                  hidden_dim=XOR_SETUP["hidden_dim"], activation="relu")
+    initial = params_plain(call("get_parameters", model.get_parameters), "get_parameters")
     optimizer = call("SGD(...)", lookup(ns, "SGD"), learning_rate=XOR_SETUP["learning_rate"])
     history = call("train", lookup(ns, "train"), model, X, y, optimizer,
                    n_epochs=XOR_SETUP["n_epochs"], batch_size=XOR_SETUP["batch_size"], X_val=X_val, y_val=y_val)
-    return {"params": params_plain(call("get_parameters", model.get_parameters), "get_parameters"),
+    return {"initial_params": initial,
+            "params": params_plain(call("get_parameters", model.get_parameters), "get_parameters"),
             "history": history_plain(history)}

@@ -55,15 +55,15 @@ _CACHE = {}
 
 
 def run_xor(example, seed):
-    """(validation accuracy, final training loss) of the XOR check run with init seed `seed`,
-    computed as the judge does; (0.0, inf) when the probe raised (a failure)."""
+    """(validation accuracy, final training loss, relative parameter change) of the XOR check run
+    with init seed `seed`, computed as the judge does; (0.0, inf, 0.0) when the probe raised (a failure)."""
     if example.name not in _CACHE:
         _CACHE[example.name] = namespace(example)
     ns = _CACHE[example.name]
     inputs = dict(judges.make_inputs("xor_training"), seed=seed)
     status, data = probes.run_probe("xor_training", ns, inputs)
     if status != "ok":
-        return 0.0, float("inf")
+        return 0.0, float("inf"), 0.0
     with np.errstate(all="ignore"):
         return judges.xor_scores(data, inputs)
 
@@ -83,14 +83,25 @@ def study(examples, n_seeds=200, workers=None):
     return out
 
 
-def summary(runs, threshold=None):
-    """runs: [(accuracy, final training loss)] -> the numbers the doc reports."""
+def passes(run, threshold=None, min_change=None):
+    """The judge's rule: accuracy above the threshold, and parameters moved by at least min_change."""
     threshold = judges.XOR_MIN_ACCURACY if threshold is None else threshold
-    acc = np.array([a for a, _ in runs])
-    loss = np.array([l for _, l in runs])
+    min_change = judges.XOR_MIN_CHANGE if min_change is None else min_change
+    accuracy, _, change = run
+    return accuracy > threshold and change >= min_change
+
+
+def summary(runs, threshold=None):
+    """runs: [(accuracy, final training loss, parameter change)] -> the numbers the doc reports."""
+    acc = np.array([r[0] for r in runs])
+    loss = np.array([r[1] for r in runs])
+    change = np.array([r[2] for r in runs])
+    high = acc > (judges.XOR_MIN_ACCURACY if threshold is None else threshold)
     return {"runs": len(runs), "acc_min": float(acc.min()), "acc_median": float(np.median(acc)),
-            "acc_max": float(acc.max()), "passing": int(np.sum(acc > threshold)),
-            "loss_median": float(np.median(loss)), "loss_max": float(loss.max())}
+            "acc_max": float(acc.max()), "passing": int(sum(passes(r, threshold) for r in runs)),
+            "loss_median": float(np.median(loss)), "loss_max": float(loss.max()),
+            "change_min": float(change.min()),
+            "change_max_above_threshold": float(change[high].max()) if high.any() else None}
 
 
 def corpus_examples():
@@ -108,7 +119,9 @@ def run_study(n_seeds=200):
     results = study(correct + near, n_seeds)
     data = {"setup": probes.XOR_SETUP, "threshold": judges.XOR_MIN_ACCURACY, "seeds": n_seeds,
             "correct": [e.name for e in correct], "near_misses": [e.name for e in near],
-            "runs": {name: [[a, (l if np.isfinite(l) else None)] for a, l in r] for name, r in results.items()}}
+            "min_change": judges.XOR_MIN_CHANGE,
+            "runs": {name: [[a, *(v if np.isfinite(v) else None for v in losses)] for a, *losses in r]
+                     for name, r in results.items()}}
     with open(STUDY, "w") as f:
         json.dump(data, f)
     return data
@@ -117,7 +130,8 @@ def run_study(n_seeds=200):
 def load_study():
     with open(STUDY) as f:
         data = json.load(f)
-    data["runs"] = {n: [(a, float("inf") if l is None else l) for a, l in r] for n, r in data["runs"].items()}
+    data["runs"] = {n: [(a, *(float("inf") if v is None else v for v in losses)) for a, *losses in r]
+                    for n, r in data["runs"].items()}
     return data
 
 
@@ -126,8 +140,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=200)
     args = parser.parse_args(argv)
     data = run_study(args.seeds)
-    print(json.dumps({name: summary([(a, l if l is not None else float("inf")) for a, l in runs])
-                      for name, runs in data["runs"].items()}, indent=1))
+    print(json.dumps({name: summary(load_study()["runs"][name]) for name in data["runs"]}, indent=1))
 
 
 if __name__ == "__main__":
