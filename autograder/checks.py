@@ -34,8 +34,8 @@ CHECKS = {c.name: c for c in [
     Check("numerical_gradient", "gradient_check", 6, "centred-difference numerical gradient"),
     Check("gradient_check", "gradient_check", 8, "check_all_gradients passes right and catches wrong"),
     Check("sgd_step", "optimization", 6, "one exact SGD step"),
-    Check("train_loop", "optimization", 9, "training loop: mini-batches, steps and loss history"),
     Check("evaluate", "evaluation", 7, "evaluate: loss and accuracy at a threshold"),
+    Check("train_loop", "optimization", 9, "training loop: mini-batches, steps and loss history"),
     Check("xor_training", "end_to_end", 10, "your model learns XOR (seeded, validation accuracy)"),
 ]}
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from autograder import probes
 from autograder import hints
-from autograder.oracles import PARAM_NAMES, LinearNet, linear_net_params
+from autograder.oracles import PARAM_NAMES, linear_net_params
 from src.activations import ReLU, Sigmoid
 from src.data import generate_xor_data
 from src.models import OneHiddenLayerMLP

@@ -50,7 +50,8 @@ def run_probe(name, namespace, inputs):
 
 def lookup(ns, name):
     if name not in ns:
-        raise StudentCodeError(f"your notebook does not define `{name}` (did its cell run without errors?)")
+        raise StudentCodeError(f"your notebook's solution cells do not define `{name}` (only solution cells "
+                               "are graded, top to bottom: did its cell run without errors?)")
     return ns[name]
 
 
@@ -62,12 +63,16 @@ def call(what, fn, *args, **kwargs):
         raise StudentCodeError(f"{what} is not implemented yet (it raises NotImplementedError)") from None
     except FloatingPointError as e:
         raise StudentCodeError(f"{what} is not numerically stable: {e} for |z| up to 1e4") from None
+    except MemoryError:
+        raise StudentCodeError(f"{what} ran out of memory (an array far larger than the inputs?)") from None
     except Exception as e:  # noqa: BLE001 - any failure of student code is reported, not raised
         raise StudentCodeError(f"{what} raised {type(e).__name__}: {str(e)[:300]}") from None
 
 
 def plain(value, what):
     """Numeric value -> nested lists of floats (shape preserved), or a StudentCodeError."""
+    if value is None:
+        raise StudentCodeError(f"{what} is None (a missing `return`, or a value never stored?)")
     try:
         arr = np.asarray(value, dtype=float)
     except Exception:  # noqa: BLE001
@@ -122,10 +127,6 @@ def forward_record(model, x):
     }
 
 
-def random_mlp_params(d, h, seed):
-    return linear_net_params(d, h, seed)
-
-
 APPENDIX_A = {
     "params": {"W1": [[1.0, -2.0], [0.5, 1.0]], "b1": [0.0, 0.0], "W2": [[1.0, -1.0]], "b2": [0.0]},
     "x": [1.0, -1.0],
@@ -137,7 +138,7 @@ def random_cases(seed):
     """Fixed inputs for the random forward/backward checks: (d, h, params, [(x, y), ...])."""
     rng = np.random.default_rng(seed)
     d, h = 3, 4
-    params = random_mlp_params(d, h, seed)
+    params = linear_net_params(d, h, seed)
     cases = [(rng.standard_normal(d), float(rng.standard_normal())) for _ in range(2)]
     cases += [(rng.standard_normal((n, d)), rng.standard_normal(n)) for n in (6, 5)]
     return params, cases

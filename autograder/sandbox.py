@@ -510,12 +510,19 @@ class ForkServer:
         return json.loads(line)
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
+        """Stop the server (killing it if it does not stop within 30 s) and release its uid."""
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.stdin.close()
+                    self.proc.wait(timeout=30)
+                except (OSError, subprocess.TimeoutExpired):
+                    self.proc.kill()
+                    self.proc.wait()
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
 
     def __enter__(self):
         return self

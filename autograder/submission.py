@@ -40,8 +40,10 @@ def read_notebook(path):
         raise InvalidSubmission(f"not a notebook: invalid JSON ({str(e)[:120]})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise InvalidSubmission("not a notebook: no list of cells")
-    if not all(isinstance(cell, dict) for cell in raw["cells"]):
-        raise InvalidSubmission("not a notebook: a cell is not a JSON object")
+    for i, cell in enumerate(raw["cells"]):
+        source = cell.get("source", "") if isinstance(cell, dict) else None
+        if not (isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+            raise InvalidSubmission(f"not a notebook: cell {i} is not a cell with text source")
     return raw
 
 
@@ -62,11 +64,16 @@ def _source(cell):
 
 
 def graded_cells(student_nb, release_nb):
-    """[(label, source)] to execute, in release order; also the solution cells the student lost."""
-    student = {}
+    """[(label, source)] to execute, in release order; also notes on the solution cells the student
+    lost or duplicated (of two cells with one grade_id the first is graded, as nbgrader does)."""
+    student, twice = {}, set()
     for cell in student_nb["cells"]:
-        if cell.get("cell_type") == "code" and _grade_id(cell) and _grade_id(cell) not in student:
-            student[_grade_id(cell)] = _source(cell)
+        gid = _grade_id(cell)
+        if cell.get("cell_type") == "code" and gid:
+            if gid in student:
+                twice.add(gid)
+            else:
+                student[gid] = _source(cell)
     cells, missing = [], []
     for cell in release_nb["cells"]:
         gid, meta = _grade_id(cell), _nbgrader(cell)
@@ -74,7 +81,9 @@ def graded_cells(student_nb, release_nb):
             cells.append((gid, _source(cell)))
         elif meta.get("solution"):
             if gid not in student:
-                missing.append(gid)
+                missing.append(f"solution cell '{gid}' is missing from your notebook (graded as the blank stub)")
+            elif gid in twice:
+                missing.append(f"your notebook has two cells with grade_id '{gid}': only the first is graded")
             cells.append((gid, student.get(gid, _source(cell))))
     return cells, missing
 
@@ -119,7 +128,7 @@ class Submission:
     """A notebook prepared for grading: the cells to run and the jobs to send to the sandbox."""
     path: str
     cells: list
-    missing: list = field(default_factory=list)
+    missing: list = field(default_factory=list)    # notes on lost or duplicated solution cells
 
     @classmethod
     def load(cls, path):
@@ -184,6 +193,6 @@ class Submission:
         if message:
             notes = [e["error"] if not e["cell"] else f"cell '{e['cell']}' failed: {e['error']}"
                      for e in outcome.get("cell_errors", [])]
-            notes += [f"solution cell '{gid}' is missing from your notebook" for gid in self.missing]
+            notes += self.missing
             message = "\n".join([message] + notes[:3])
         return CheckResult(name, check.title, 0 if message else check.points, check.points, message, status, reason)

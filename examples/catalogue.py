@@ -75,7 +75,7 @@ EXAMPLES = [
             fails=frozenset({"train_loop", "xor_training"})),
     Example("os_exit", "broken", "the evaluate cell calls os._exit(0), killing the Python process",
             {"evaluate": [("def evaluate(", "import os\nos._exit(0)\n\n\ndef evaluate(")]},
-            fails=frozenset({"evaluate"})),
+            fails=frozenset({"evaluate", "train_loop", "xor_training"})),  # train's cell comes after it
     Example("deleted_test_cell", "broken", "the student deleted a test cell (nbgrader puts it back)",
             broken="delete_test_cell"),
     Example("invalid_json", "broken", "the file is truncated: not valid JSON", broken="invalid_json"),

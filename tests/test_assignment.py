@@ -39,7 +39,7 @@ def test_each_check_is_one_test_cell_with_the_table_points():
 def test_solution_cells_carry_no_points_and_stub_out_in_the_release():
     source, release = nbgrader_cells(SOURCE), nbgrader_cells(RELEASE_NOTEBOOK)
     solutions = [gid for gid, c in source.items() if c.metadata["nbgrader"].get("solution")]
-    assert solutions == ["activations", "model", "gradient_check", "sgd", "train", "evaluate"]
+    assert solutions == ["activations", "model", "gradient_check", "sgd", "evaluate", "train"]
     for gid in solutions:
         assert not source[gid].metadata["nbgrader"].get("grade")
         assert "### BEGIN SOLUTION" in source[gid].source

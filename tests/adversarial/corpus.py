@@ -109,8 +109,8 @@ CASES = [
          {"sgd": "import os\nos._exit(0)\n"}, wrong_relu=False,
          fails=frozenset({"sgd_step", "train_loop", "evaluate", "xor_training"}), status="crashed", reason="os._exit"),
     Case("segfault", "dereferences a null pointer with ctypes in the evaluate cell",
-         {"evaluate": "import ctypes\nctypes.string_at(0)\n"}, wrong_relu=False,
-         fails=frozenset({"evaluate"}), status="crashed", reason="segmentation fault"),
+         {"evaluate": "import ctypes\nctypes.string_at(0)\n"}, wrong_relu=False,   # train's cell comes after it
+         fails=frozenset({"evaluate", "train_loop", "xor_training"}), status="crashed", reason="segmentation fault"),
     Case("read_course_files", "tries to read the instructor's notebook, src/, the tests and the gradebook, "
                               "and to use the reference ReLU if it can",
          {"evaluate": "_found = []\n"
@@ -133,7 +133,7 @@ CASES = [
          tamper="metadata"),
     Case("endless_loop_in_cell", "an endless loop at the top of the train cell: the cells before it still count",
          {"train": "while True:\n    pass\n"}, wrong_relu=False,
-         fails=frozenset({"train_loop", "evaluate", "xor_training"}), status="timeout", reason="cell 'train'"),
+         fails=frozenset({"train_loop", "xor_training"}), status="timeout", reason="cell 'train'"),
     Case("endless_loop_in_check", "train never returns (the loop runs only when a check calls train)",
          edits=BY_NAME["endless_loop"].edits, wrong_relu=False, fails=frozenset({"train_loop", "xor_training"}),
          status="timeout", reason="time limit"),
