@@ -76,15 +76,17 @@ def fmt(v):
 def compare(label, got, expected, rtol=RTOL, atol=ATOL, candidates=(), hint_tol=(hints.RTOL, hints.ATOL)):
     """None if `got` (probe data) matches `expected`; else one sentence about the first difference.
 
-    `candidates`: [(value, hint)] of known mistakes (see hints.py); when the student's value
-    equals one of them (to `hint_tol`), its one-line hint follows the sentence."""
+    `candidates`: a function returning [(value, hint)] of known mistakes (see hints.py), called
+    only when the value is wrong; when the student's value equals one of them (to `hint_tol`),
+    its one-line hint follows the sentence."""
     expected = np.asarray(expected, dtype=float)
     if got is None:
         return f"{label}: missing"
     values = as_array(got)
     hint = None
     if values.shape != expected.shape or not np.allclose(values, expected, rtol=rtol, atol=atol):
-        hint = hints.first_match(values, expected, list(candidates) + hints.generic(expected), *hint_tol)
+        known = list(candidates()) if callable(candidates) else list(candidates)
+        hint = hints.first_match(values, expected, known + hints.generic(expected), *hint_tol)
     if values.shape != expected.shape:
         if expected.ndim == 0 and not hint:
             return f"{label}: expected a scalar, got an array of shape {values.shape}"
@@ -121,7 +123,7 @@ def judge_activation(data, cls, key):
         for part in ("forward", "derivative"):
             what = "edge values" if i == 0 else "a random (3, 4) array"
             out.append(compare(f"{cls.__name__}.{part} on {what}", data[f"{part}_{i}"], getattr(ref, part)(z),
-                               candidates=hints.activation(cls.__name__, part, z)))
+                               candidates=lambda: hints.activation(cls.__name__, part, z)))
     return out
 
 
@@ -150,7 +152,7 @@ def compare_forward(label, got, params, activation, x, appendix=None):
     expected = {"f": model.forward(x), "a1": model.a1_cache, "h1": model.h1_cache}
     names = {"f": "f", "a1": "a1_cache", "h1": "h1_cache"}
     return [compare(f"{label}: {names[q]}", got[q], expected[q],
-                    candidates=hints.forward(params, x, activation, q, appendix and appendix[q]))
+                    candidates=lambda: hints.forward(params, x, activation, q, appendix and appendix[q]))
             for q in ("f", "a1", "h1")]
 
 
@@ -185,7 +187,7 @@ def compare_grads(label, got, params, activation, x, y, appendix=None):
     if missing:
         return [f"{label}: backward's dict has no {', '.join(missing)} (keys must be dL_dW1, dL_db1, dL_dW2, dL_db2)"]
     return [compare(f"{label}: {k.replace('dL_d', 'dL/d')}", got[k], v,
-                    candidates=hints.backward(params, x, y, activation, k, appendix and appendix[k]))
+                    candidates=lambda: hints.backward(params, x, y, activation, k, appendix and appendix[k]))
             for k, v in expected.items()]
 
 
@@ -222,7 +224,7 @@ def judge_numerical_gradient(data, inputs):
     exact = 3 * theta ** 2 + 2 * theta.sum()
     return [compare("numerical_gradient of sum(θ³) + (sum θ)² at a fixed θ", data["grad"], exact,
                     rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL,
-                    candidates=hints.numerical_gradient(probes.cubic, theta, 1e-5, exact), hint_tol=(1e-6, 1e-6)),
+                    candidates=lambda: hints.numerical_gradient(probes.cubic, theta, 1e-5, exact), hint_tol=(1e-6, 1e-6)),
             None if data["restored"] else
             "numerical_gradient left θ changed: restore each entry after perturbing it"]
 
@@ -277,7 +279,7 @@ def judge_sgd_step(data, inputs):
         for k in PARAM_NAMES:
             out.append(compare(f"{k} after one step with learning_rate={run['lr']}", run["after"].get(k),
                                before[k] - run["lr"] * grads[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
-                               candidates=hints.sgd(before[k], grads[k], run["lr"])))
+                               candidates=lambda: hints.sgd(before[k], grads[k], run["lr"])))
     return out
 
 
@@ -321,7 +323,7 @@ def judge_history(run, label):
             expected = [after_step[(e + 1) * per_epoch - 1] for e in range(epochs)]
             out.append(compare(f"{label}: history['{key}'] (mean ½(f−y)² over the whole set after each epoch)",
                                got, expected, rtol=HISTORY_RTOL, atol=HISTORY_ATOL,
-                               candidates=hints.history(key, expected, before[key], per_epoch_train)))
+                               candidates=lambda: hints.history(key, expected, before[key], per_epoch_train)))
     return out
 
 
@@ -341,7 +343,7 @@ def judge_evaluate(data, inputs):
         call = "evaluate(model, X, y)" if label == "default" else f"evaluate(model, X, y, threshold={threshold})"
         for k in ("loss", "accuracy"):
             out.append(compare(f"{call}['{k}']", data[label][k], expected[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
-                               candidates=hints.evaluate(f, y, threshold, k)))
+                               candidates=lambda: hints.evaluate(f, y, threshold, k)))
     return out
 
 
