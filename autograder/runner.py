@@ -1,0 +1,578 @@
+"""Inside the sandbox: the pre-warmed fork server and the processes that run one submission.
+
+    grading process (sandbox.ForkServer)       never executes student code; judges outside
+        │  JSON lines: a job in, the outcomes out (validated again on the grading side)
+        ▼
+    bwrap: own user, pid, net, ipc, uts, cgroup and mount namespaces; a read-only view of the
+        │  interpreter, its packages and the sandbox modules (protocol, runner, probes, oracles),
+        │  nothing of the course (no source/, src/, tests/, judges, results, gradebook)
+        ▼
+    fork server  (python -m autograder.runner)  pre-imports numpy, matplotlib and the probes;
+        │  undumpable, so nothing can ptrace it or read its memory.  Per submission:
+        │  fork → unshare(pid, mount, net, ipc, uts) → fork
+        ▼
+    submission pid 1: mounts its own /proc and size-limited tmpfs on /tmp, /submission and /dev/shm,
+        │  drops every capability (bounding set too; no_new_privs), sets rlimits (address space,
+        │  CPU, file size, open files, process count, no core), runs the cells once, then for
+        │  each check the server names:
+        │  fork
+        ▼
+    check process: the trusted modules are put back as they were, one probe runs, its data goes
+        on the report pipe, the process exits.
+
+When the submission's pid 1 exits or is killed, the kernel kills every process of its pid
+namespace: nothing a submission starts outlives it, and no sweep is needed. The server adds the
+limits no rlimit gives: wall time, and memory summed over all the submission's processes
+(proportional set size, polled). Everything on the report pipe is the student's output: the
+server reads it with protocol.parse_event and a size cap, and the grader validates it again.
+
+With --trusted (the instructor's explicit choice where no isolation is possible) the same
+processes run without namespaces: no pid 1 teardown, no private /proc or tmpfs.
+"""
+import copy
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+
+from autograder.protocol import Event, ProbeStatus, Status, clean_text, parse_event, safe_str
+
+MAX_REPORT_BYTES = 8 << 20        # a check's report larger than this is cut off and treated as a crash
+MAX_PROCESSES = 64                # processes (and threads) a submission may have at once
+TMPFS = {"/submission": "32m", "/tmp": "32m", "/dev/shm": "16m"}    # the submission's only writable places
+# Memory no process's set size would count (System V shared memory, POSIX message queues, memory
+# files): these calls fail with EPERM in a submission (seccomp), so the memory watchdog sees all.
+BLOCKED_SYSCALLS = {"x86_64": (0xC000003E, {"shmget": 29, "msgget": 68, "mq_open": 240, "memfd_create": 319,
+                                            "memfd_secret": 447}),
+                    "aarch64": (0xC00000B7, {"shmget": 194, "msgget": 186, "mq_open": 180, "memfd_create": 279,
+                                             "memfd_secret": 447})}
+PRELOAD = ("math cmath random itertools functools collections operator copy typing dataclasses time re "
+           "string statistics decimal fractions numbers heapq bisect array json warnings contextlib abc "
+           "enum types inspect textwrap pprint traceback gc io numpy numpy.testing numpy.linalg "
+           "numpy.random matplotlib matplotlib.pyplot").split()
+# Modules whose attributes a probe relies on: restored in every check process before its probe runs,
+# so a student's monkeypatch (np.array_equal = lambda *a: True) does not change what an honest probe
+# computes. This is for robustness, not security: the grader treats every byte the sandbox sends as
+# the student's output and judges it against its own inputs.
+TRUSTED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "numpy.random", "json", "os",
+                   "contextlib", "io", "warnings", "autograder", "autograder.probes", "autograder.oracles")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+
+
+def _ok(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _die_with_parent(parent):
+    """SIGKILL this process when its parent dies (a killed server leaves nothing running)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+# --- the submission's namespaces and limits --------------------------------------------------
+
+def enter_namespaces():
+    """In a freshly forked child: new pid, mount, net, ipc and uts namespaces (its next child is pid 1)."""
+    _ok(_libc.unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+
+
+def _mount_private_filesystems():
+    """Pid 1 of a submission: its own /proc (only its processes) and size-limited tmpfs."""
+    _ok(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    _ok(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+    for path, size in TMPFS.items():
+        if os.path.isdir(path):
+            _ok(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                            f"size={size},mode=1777".encode()), f"mount tmpfs {path}")
+
+
+def _seccomp_filter():
+    """A classic BPF program: the syscalls of BLOCKED_SYSCALLS fail with EPERM; another ABI (i386
+    via int 0x80, x32) fails too; everything else is allowed. None on other architectures."""
+    arch = BLOCKED_SYSCALLS.get(os.uname().machine)
+    if arch is None:
+        return None
+    audit_arch, numbers = arch
+    deny, allow = 0x00050000 | 1, 0x7FFF0000                       # SECCOMP_RET_ERRNO | EPERM, RET_ALLOW
+    nrs = sorted(set(numbers.values()))
+    n = len(nrs)
+    prog = [(0x20, 0, 0, 4),                                        # A = arch
+            (0x15, 0, n + 3, audit_arch),                           # not ours: deny
+            (0x20, 0, 0, 0),                                        # A = syscall number
+            (0x35, n + 1, 0, 0x40000000)]                           # x32: deny
+    prog += [(0x15, n - i, 0, nr) for i, nr in enumerate(nrs)]      # blocked: deny
+    prog += [(0x06, 0, 0, allow), (0x06, 0, 0, deny)]
+    return b"".join(struct.pack("HBBI", *ins) for ins in prog), len(prog)
+
+
+def _install_seccomp():
+    built = _seccomp_filter()
+    if built is None:
+        return
+    code, length = built
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HxxxxxxQ", length, ctypes.addressof(buffer))
+    _ok(_libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0), "seccomp")          # PR_SET_SECCOMP, FILTER
+
+
+def _drop_capabilities():
+    """No capability left, none to regain (bounding set emptied, no_new_privs)."""
+    for cap in range(64):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    _ok(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _ok(_libc.capset(struct.pack("Ii", 0x20080522, 0), bytes(24)), "capset")
+    _install_seccomp()
+
+
+def _apply_limits(limits, keep_fds, isolated):
+    """Lock down the submission's first process (rlimits are inherited by all it forks)."""
+    low = 3
+    for fd in sorted(keep_fds) + [resource.getrlimit(resource.RLIMIT_NOFILE)[0]]:
+        os.closerange(low, fd)                     # the server's channel to the grader, above all
+        low = fd + 1
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    if isolated:
+        _mount_private_filesystems()
+        _drop_capabilities()
+    else:
+        os.setsid()
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * resource.getpagesize()
+    memory = mapped + limits["memory_mb"] * 2 ** 20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * 2 ** 20,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    if isolated:      # counted per user in the sandbox's user namespace: the server's few processes + these
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES + 8, MAX_PROCESSES + 8))
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    os.chdir("/submission" if isolated else ".")
+    sys.path[:] = [os.getcwd()]
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+
+
+# --- restoring the modules a probe relies on --------------------------------------------------
+
+def _snapshot():
+    """The attributes of the trusted modules and of the sandbox's classes, before student code runs."""
+    modules = {name: sys.modules[name] for name in TRUSTED_MODULES if name in sys.modules}
+    attrs = {name: dict(vars(m)) for name, m in modules.items()}
+    grader = [m for m in modules.values() if m.__name__.startswith("autograder")]
+    classes = {cls: dict(vars(cls)) for m in grader for cls in vars(m).values()
+               if isinstance(cls, type) and getattr(cls, "__module__", "").startswith("autograder")}
+    tables = [(value, copy.deepcopy(value)) for m in grader for key, value in vars(m).items()
+              if type(value) in (dict, list) and not key.startswith("__")]
+    return modules, attrs, classes, tables
+
+
+def _restore(snapshot):
+    modules, attrs, classes, tables = snapshot
+    for name, module in modules.items():
+        sys.modules[name] = module
+        namespace = vars(module)
+        for key in [k for k in namespace if k not in attrs[name]]:
+            del namespace[key]
+        namespace.update(attrs[name])
+    for cls, saved in classes.items():
+        for key in [k for k in vars(cls) if k not in saved]:
+            try:
+                delattr(cls, key)
+            except (AttributeError, TypeError):
+                pass
+        for key, value in saved.items():
+            if key not in ("__dict__", "__weakref__") and vars(cls).get(key) is not value:
+                try:
+                    setattr(cls, key, value)
+                except (AttributeError, TypeError):
+                    pass
+    for table, saved in tables:
+        table.clear()
+        (table.update if isinstance(table, dict) else table.extend)(copy.deepcopy(saved))
+
+
+# --- the submission's processes -----------------------------------------------------------------
+
+def _cells_process(job, report_fd, command_fd, isolated):
+    """Pid 1 of the submission: run the cells once, then fork one check process per command line
+    ("<check name>") read from the server. Never returns."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    from autograder.probes import run_probe
+    write, read, fork, waitpid, exit_now = os.write, os.read, os.fork, os.waitpid, os._exit
+    dumps, setrlimit, getrusage = json.dumps, resource.setrlimit, resource.getrusage
+    snapshot = _snapshot()
+
+    def report(event):
+        data = (dumps(event) + "\n").encode()
+        while data:
+            data = data[write(report_fd, data):]
+
+    try:
+        limits = job["limits"]
+        _apply_limits(limits, {report_fd, command_fd}, isolated)
+        for name, text in job["files"].items():          # the release's helper modules (data.py, ...)
+            with open(os.path.basename(name), "w") as f:
+                f.write(text)
+        namespace = {"__name__": "__main__"}
+        cell_errors = []
+        for i, (label, source) in enumerate(job["cells"]):
+            report({"event": Event.CELL_START, "index": i})
+            try:
+                exec(compile(TransformerManager().transform_cell(source), f"<cell {label}>", "exec"), namespace)
+            except BaseException as e:  # noqa: BLE001 - SyntaxError, SystemExit, MemoryError, ...
+                cell_errors.append({"cell": label, "error": f"{type(e).__name__}: {safe_str(e)}"[:400]})
+            _restore(snapshot)
+        usage = getrusage(resource.RUSAGE_SELF)
+        cpu_left = max(1, int(limits["cpu_seconds"] - usage.ru_utime - usage.ru_stime))
+        report({"event": Event.CELLS_DONE, "cell_errors": cell_errors})
+        pending = b""
+        while True:
+            while b"\n" not in pending:
+                chunk = read(command_fd, 4096)
+                if not chunk:
+                    exit_now(0)
+                pending += chunk
+            line, pending = pending.split(b"\n", 1)
+            name = line.decode()
+            try:
+                parent, pid = os.getpid(), fork()
+            except OSError:
+                report({"event": Event.RESULT, "check": name, "status": ProbeStatus.ERROR,
+                        "data": f"the check could not start: your code left too many processes running "
+                                f"(at most {MAX_PROCESSES} at once)"})
+                report({"event": Event.CHECK_DONE, "check": name, "wait_status": 0})
+                continue
+            if pid == 0:
+                try:
+                    _die_with_parent(parent)
+                    os.setpgid(0, 0)
+                    os.close(command_fd)
+                    setrlimit(resource.RLIMIT_CPU, (cpu_left, cpu_left + 1))
+                    _restore(snapshot)
+                    status, data = run_probe(name, namespace, job["inputs"].get(name, {}))
+                    report({"event": Event.RESULT, "check": name, "status": status, "data": data})
+                finally:
+                    exit_now(0)
+            _, wait_status = waitpid(pid, 0)
+            try:
+                os.killpg(pid, signal.SIGKILL)            # whatever the check's process group left running
+            except OSError:
+                pass
+            report({"event": Event.CHECK_DONE, "check": name, "wait_status": wait_status})
+    finally:
+        exit_now(0)
+
+
+def _submission_leader(job, report_fd, command_fd, isolated):
+    """The child the server forks per submission: it enters the new namespaces and forks the
+    submission's pid 1, then waits and exits as pid 1 did (so the server sees os._exit or a
+    signal). Killing it kills pid 1 (death signal), and with pid 1 the whole namespace."""
+    server = os.getppid()
+    try:
+        _die_with_parent(server)
+        if isolated:
+            enter_namespaces()
+        pid = os.fork()
+        if pid == 0:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)     # (its parent is outside its pid namespace)
+            _cells_process(job, report_fd, command_fd, isolated)
+        os.close(report_fd)
+        os.close(command_fd)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            os.kill(os.getpid(), os.WTERMSIG(status))
+            os._exit(128 + os.WTERMSIG(status))
+        os._exit(os.WEXITSTATUS(status))
+    except BaseException:  # noqa: BLE001 - nothing may return into the server's loop
+        os._exit(70)
+
+
+# --- the server ------------------------------------------------------------------------------------
+
+def _memory_in_use(exclude):
+    """Bytes the submission holds: the proportional set size of every process in the server's pid
+    namespace but `exclude` (the server runs one submission at a time). Its tmpfs are size-limited
+    on their own, and the kinds of memory no set size counts are blocked (BLOCKED_SYSCALLS)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) in exclude:
+            continue
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+class _Sandbox:
+    """Server side of one submission: its leader process, its pipes, its JSON-line events."""
+
+    def __init__(self, job, cells, isolated):
+        self.isolated = isolated
+        self.memory_limit = job["limits"]["memory_mb"] * 2 ** 20
+        report_r, report_w = os.pipe()
+        command_r, command_w = os.pipe()
+        self.start = time.monotonic()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(report_r)
+            os.close(command_w)
+            _submission_leader(dict(job, cells=cells), report_w, command_r, isolated)
+        os.close(report_w)
+        os.close(command_r)
+        self.report_fd, self.command_fd = report_r, command_w
+        self.pidfd = os.pidfd_open(self.pid)
+        self.buffer, self.size, self.dead, self.eof, self.wait_status = b"", 0, False, False, None
+        self.over_memory = False
+        self.cell_errors, self.cells_seconds = [], 0.0
+
+    def send(self, line):
+        try:
+            os.write(self.command_fd, (line + "\n").encode())
+            return True
+        except OSError:
+            return False
+
+    def next_event(self, deadline):
+        """The next valid event; {"event": "timeout" | "dead" | "oversized" | "garbled" | "memory"} otherwise."""
+        while True:
+            if b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                try:
+                    event = parse_event(json.loads(line))
+                except (ValueError, RecursionError, MemoryError):
+                    event = None
+                return event if event is not None else {"event": "garbled"}
+            if self.size > MAX_REPORT_BYTES:
+                return {"event": "oversized"}
+            if self.dead:
+                return {"event": "dead"}
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return {"event": "timeout"}
+            if self.isolated and _memory_in_use({1, os.getpid()}) > self.memory_limit:
+                self.over_memory = True
+                return {"event": "memory"}
+            watched = [self.pidfd] if self.eof else [self.report_fd, self.pidfd]
+            ready, _, _ = select.select(watched, [], [], min(remaining, 0.05))
+            if self.report_fd in ready:
+                self.eof = not self._read()
+            elif self.pidfd in ready:
+                while not self.eof and select.select([self.report_fd], [], [], 0)[0]:
+                    self.eof = not self._read()
+                _, self.wait_status = os.waitpid(self.pid, 0)
+                self.dead = True
+
+    def _read(self):
+        chunk = os.read(self.report_fd, 1 << 16)
+        self.size += len(chunk)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def reset_size(self):
+        self.size = len(self.buffer)
+
+    def kill(self):
+        """Kill the leader: pid 1 gets its death signal, and the kernel empties the namespace."""
+        if not self.dead:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            _, self.wait_status = os.waitpid(self.pid, 0)
+            self.dead = True
+        for fd in (self.report_fd, self.command_fd, self.pidfd):
+            os.close(fd)
+        if self.isolated:
+            _empty_pid_namespace()
+
+
+def _empty_pid_namespace(seconds=5.0):
+    """Wait until nothing but bwrap's init (pid 1) and this server is left in the sandbox's pid namespace.
+    The kernel kills a submission's processes with its pid 1; this also kills any process that was
+    still between fork and its death signal (the server runs one submission at a time)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.002)
+
+
+def _death(wait_status, where):
+    """A readable reason for a process that ended without a result."""
+    if os.WIFSIGNALED(wait_status):
+        sig = signal.Signals(os.WTERMSIG(wait_status)).name
+        cause = {"SIGXCPU": "CPU time limit exceeded", "SIGKILL": "killed (memory or a limit)",
+                 "SIGSEGV": "segmentation fault", "SIGXFSZ": "file size limit exceeded"}.get(sig, sig)
+        return f"the Python process died {where}: {cause}"
+    return (f"the Python process ended {where} (exit status {os.WEXITSTATUS(wait_status)}): "
+            "does your code call os._exit or exit the interpreter?")
+
+
+def _failure(box, kind, limits, where):
+    if kind == "timeout":
+        return Status.TIMEOUT, f"time limit of {limits['wall_seconds']:g} s exceeded {where} (an endless loop?)"
+    if kind == "memory":
+        return Status.CRASHED, (f"memory limit of {limits['memory_mb']} MB for all your processes together "
+                                f"exceeded {where}")
+    if kind == "dead":
+        return Status.CRASHED, _death(box.wait_status, where)
+    return Status.CRASHED, f"your code produced an oversized or garbled report {where}"
+
+
+def _run_cells(job, cells, limits, isolated):
+    """Start a submission and run its cells. Returns (sandbox, None) or (None, failure outcome)."""
+    box = _Sandbox(job, cells, isolated)
+    started = None
+    while True:
+        event = box.next_event(box.start + limits["wall_seconds"])
+        kind = event["event"]
+        if kind == Event.CELL_START and 0 <= event["index"] < len(cells):
+            started = event["index"]
+        elif kind == Event.CELLS_DONE:
+            box.cell_errors = event["cell_errors"]
+            box.cells_seconds = time.monotonic() - box.start
+            box.reset_size()
+            return box, None
+        elif kind in ("timeout", "dead", "oversized", "garbled", "memory"):
+            where = (f"while running cell '{cells[started][0]}'" if started is not None
+                     else "while starting your notebook")
+            status, reason = _failure(box, kind, limits, where)
+            box.kill()
+            return None, {"status": status, "reason": reason, "failed_cell": started,
+                          "seconds": time.monotonic() - box.start, "cell_errors": []}
+
+
+def _run_check(box, name, limits):
+    """Run one check in a fresh fork of the submission. Returns (outcome, submission still usable)."""
+    where = "while the check ran your code"
+    sent = time.monotonic()
+    deadline = sent + max(0.0, limits["wall_seconds"] - box.cells_seconds)
+    result = None
+    box.reset_size()
+    box.send(name)                 # if the submission is gone, next_event reports it
+    while True:
+        event = box.next_event(deadline)
+        kind = event["event"]
+        if kind == Event.RESULT and event["check"] == name and result is None:
+            result = event
+        elif kind == Event.CHECK_DONE and event["check"] == name:
+            break
+        elif kind in ("timeout", "dead", "oversized", "garbled", "memory"):
+            break
+    seconds = box.cells_seconds + time.monotonic() - sent
+    common = {"cell_errors": box.cell_errors, "seconds": seconds, "failed_cell": None}
+    if kind == Event.CHECK_DONE and result is not None:
+        return dict(common, status=Status(result["status"]), data=result["data"]), True
+    if kind == Event.CHECK_DONE:
+        return dict(common, status=Status.CRASHED, reason=_death(event["wait_status"], where)), True
+    status, reason = _failure(box, kind, limits, where)
+    return dict(common, status=status, reason=reason), False
+
+
+def run_checks(job, isolated):
+    """Run every check of `job` on the submission's cells; return {check: outcome} (plain dicts).
+
+    job: {"cells": [[label, source], ...], "checks": [name, ...], "inputs": {name: {...}},
+          "files": {filename: text}, "limits": {...}}
+    outcome: {"status": "ok" | "error" | "timeout" | "crashed", "data" or "reason", "cell_errors": [...],
+              "failed_cell": index of the cell that killed the process (then no check ran) or None,
+              "seconds": wall time}
+    """
+    limits = job["limits"]
+    outcomes, box = {}, None
+    try:
+        for name in job["checks"]:
+            if box is None:
+                box, failure = _run_cells(job, job["cells"], limits, isolated)
+                if failure:     # the cells killed the process: the same for every check left
+                    outcomes.update({n: dict(failure) for n in job["checks"] if n not in outcomes})
+                    break
+            outcomes[name], usable = _run_check(box, name, limits)
+            if not usable:
+                box.kill()
+                box = None
+    finally:
+        if box is not None:
+            box.kill()
+    return outcomes
+
+
+def _self_test():
+    """Can this server give a submission its own namespaces? '' if so, else why not."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            enter_namespaces()
+            child = os.fork()
+            if child == 0:
+                try:
+                    _mount_private_filesystems()
+                    _drop_capabilities()
+                except BaseException as e:  # noqa: BLE001
+                    os.write(write_end, safe_str(e, 200).encode())
+                    os._exit(4)
+                os._exit(0 if os.getpid() == 1 else 3)
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]))
+        except BaseException as e:  # noqa: BLE001
+            os.write(write_end, safe_str(e, 200).encode())
+            os._exit(2)
+    os.close(write_end)
+    why = os.read(read_end, 300).decode(errors="replace")
+    os.close(read_end)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "" if code == 0 else f"a submission cannot get its own namespaces inside bwrap ({why or code})"
+
+
+def serve(isolated):
+    """Fork-server main loop: one JSON job per stdin line, one JSON answer per stdout line."""
+    import importlib
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)           # no ptrace, no /proc/<pid>/mem, no core
+    for module in PRELOAD:
+        importlib.import_module(module)
+    import IPython.core.inputtransformer2  # noqa: F401 - turns %magics into calls, as Jupyter does
+    import autograder.probes  # noqa: F401
+    protocol = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)     # nothing else may write on the protocol channel
+    problem = _self_test() if isolated else ""
+    protocol.write(json.dumps({"ready": not problem, "problem": problem}) + "\n")
+    protocol.flush()
+    if problem:
+        return
+    for line in sys.stdin:
+        answer = run_checks(json.loads(line), isolated)
+        protocol.write(json.dumps(answer) + "\n")
+        protocol.flush()
+
+
+if __name__ == "__main__":
+    serve(isolated="--trusted" not in sys.argv[1:])
