@@ -474,7 +474,9 @@ def _run_check(box, name, limits):
     """Run one check in a fresh fork of the submission. Returns (outcome, submission still usable)."""
     where = "while the check ran your code"
     sent = time.monotonic()
-    deadline = sent + max(0.0, limits["wall_seconds"] - box.cells_seconds)
+    calibrated = dict(limits.get("check_seconds") or ())            # {check: seconds}, see timing.py
+    budget = calibrated.get(name, max(0.0, limits["wall_seconds"] - box.cells_seconds))
+    deadline = sent + budget
     result = None
     box.reset_size()
     box.send(name)                 # if the submission is gone, next_event reports it
@@ -488,12 +490,13 @@ def _run_check(box, name, limits):
         elif kind in ("timeout", "dead", "oversized", "garbled", "memory"):
             break
     seconds = box.cells_seconds + time.monotonic() - sent
-    common = {"cell_errors": box.cell_errors, "seconds": seconds, "failed_cell": None}
+    common = {"cell_errors": box.cell_errors, "seconds": seconds, "cells_seconds": box.cells_seconds,
+              "failed_cell": None}
     if kind == Event.CHECK_DONE and result is not None:
         return dict(common, status=Status(result["status"]), data=result["data"]), True
     if kind == Event.CHECK_DONE:
         return dict(common, status=Status.CRASHED, reason=_death(event["wait_status"], where)), True
-    status, reason = _failure(box, kind, limits, where)
+    status, reason = _failure(box, kind, dict(limits, wall_seconds=budget), where)
     return dict(common, status=status, reason=reason), False
 
 

@@ -49,6 +49,8 @@ class Limits:
     cpu_seconds: int = 30
     memory_mb: int = 1024          # per process (address space beyond the server's) and, summed, for all of them
     file_mb: int = 16
+    check_seconds: tuple = ()      # ((check, seconds), ...): a wall limit per check (timing.py); else the
+    #                                time left of wall_seconds after the cells
 
 
 class IsolationUnavailable(RuntimeError):
@@ -113,7 +115,7 @@ def bwrap_command(binary, binds):
     for source, dest in binds:
         args += ["--ro-bind", source, dest]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/submission", "--dir", "/dev/shm",
-             "--chdir", "/tmp"]
+             "--remount-ro", "/", "--chdir", "/tmp"]      # bwrap's root tmpfs: nothing to leave for the next student
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
            "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONPATH": "/grader", "PYTHONHASHSEED": "0",
            "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -156,20 +158,25 @@ def _drop_to(uid, mounts):
     return preexec
 
 
+def _seconds(value):
+    return float(value) if type(value) in (int, float) and 0 <= value < 1e6 else 0.0
+
+
 def outcome(raw, check):
     """A well-formed outcome from what the server answered for `check` (the server shares a uid with
     student code when the grader is not root: its answer is read as carefully as the student's)."""
-    base = {"cell_errors": [], "failed_cell": None, "seconds": 0.0}
+    base = {"cell_errors": [], "failed_cell": None, "seconds": 0.0, "cells_seconds": 0.0}
     if type(raw) is not dict or raw.get("status") not in set(Status):
         return dict(base, status=Status.CRASHED, reason="the sandbox gave no readable answer for this check")
     errors = raw.get("cell_errors")
     errors = [{"cell": clean_text(e.get("cell"), 100), "error": clean_text(e.get("error"), 400)}
               for e in (errors if type(errors) is list else [])[:100] if type(e) is dict]
     failed = raw.get("failed_cell")
-    seconds = raw.get("seconds")
+    seconds = raw.get("seconds")      # a number from the server (its clock, not the student's)
     clean = dict(base, status=Status(raw["status"]), cell_errors=errors,
                  failed_cell=failed if type(failed) is int and failed >= 0 else None,
-                 seconds=float(seconds) if type(seconds) in (int, float) else 0.0)
+                 seconds=_seconds(seconds),
+                 cells_seconds=_seconds(raw.get("cells_seconds")))
     if clean["status"] == Status.OK:
         clean["data"] = raw.get("data")
     elif clean["status"] == Status.ERROR:
