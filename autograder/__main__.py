@@ -1,6 +1,7 @@
 """Command line of the course's grader.
 
     python -m autograder grade PATH.ipynb [--json results.json]   # pytest path, one notebook
+                                          [--trust-submissions]   # (also grade-all): no sandbox needed
     python -m autograder nbgrader-run [--submissions DIR]         # release + nbgrader autograde of a class
     python -m autograder grade-all DIR [--jobs N] [--shard i/N]   # sandboxed, parallel, resumable batch grading
     python -m autograder merge-csv A.csv B.csv ... --out grades.csv  # merge the CSVs of grade-all shards
@@ -11,6 +12,9 @@ import sys
 
 from autograder.submission import InvalidSubmission
 
+TRUST_HELP = ("run student code without a sandbox when none can be made on this machine (only if you "
+              "trust every submission; results.json and the CSV record the isolation used)")
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
@@ -18,7 +22,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     grade = sub.add_parser("grade", help="grade one notebook with the hidden pytest suite")
     grade.add_argument("path")
-    grade.add_argument("--json", dest="json_out", help="write Gradescope's results.json here")
+    grade.add_argument("--json", dest="json_out", help="write Gradescope's results.json here (always, also "
+                                                       "for a notebook that cannot be graded)")
+    grade.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
     run = sub.add_parser("nbgrader-run", help="generate the release, autograde every submission with nbgrader, "
                                               "write feedback and grades.csv, print a grade table")
     run.add_argument("--submissions", default="examples/submissions",
@@ -35,10 +41,21 @@ def main(argv=None):
     batch.add_argument("--force", action="store_true", help="regrade students already graded")
     batch.add_argument("--gradebook", help="nbgrader gradebook to compare scores with (default: ./gradebook.db "
                                            "when present)")
-    batch.add_argument("--timeout", type=float, help="wall-clock seconds per check (default: 20)")
+    batch.add_argument("--timeout", type=float, help="a flat wall-clock limit in seconds per check, cells included "
+                       "(default: 20 s for the cells and, per check, 50× the reference solution's own time on this "
+                       "machine, at least 3 s: autograder/timing.py)")
+    batch.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
     merge = sub.add_parser("merge-csv", help="merge the CSVs written by grade-all shards")
     merge.add_argument("paths", nargs="+")
     merge.add_argument("--out", default="grades.csv")
+    sync = sub.add_parser("sync-gradebook", help="set gradebook.db's scores to the sandboxed grader's verdicts "
+                                                 "(after `nbgrader autograde` by hand or from Formgrader)")
+    sync.add_argument("assignment", nargs="?", default="mlp", help="assignment id (default: %(default)s)")
+    sync.add_argument("--student", action="append", dest="students",
+                      help="only this student (repeatable; default: everyone in submitted/)")
+    sync.add_argument("--trust-submissions", action="store_true",
+                      help="grade without a sandbox when none can be made on this machine (only if you trust "
+                           "every submission)")
     args = parser.parse_args(argv)
 
     if args.command == "grade-all":
@@ -46,7 +63,7 @@ def main(argv=None):
         try:
             return batching.main(args.directory, jobs=args.jobs, out=args.out, results_dir=args.results_dir,
                                  shard=args.shard, force=args.force, gradebook=args.gradebook,
-                                 timeout=args.timeout)
+                                 timeout=args.timeout, trust=args.trust_submissions)
         except ValueError as e:
             print(f"grade-all: {e}", file=sys.stderr)
             return 2
@@ -58,12 +75,23 @@ def main(argv=None):
             print(f"merge-csv: {e}", file=sys.stderr)
             return 2
 
+    if args.command == "sync-gradebook":
+        from autograder import nbgrader_run
+        return nbgrader_run.sync_main(args.assignment, args.students, trust=args.trust_submissions)
+
     if args.command == "grade":
         from autograder import grade as grading
+        from autograder.protocol import clean_text, safe_str
         try:
-            return grading.main(args.path, args.json_out)
+            return grading.main(args.path, args.json_out, trust=args.trust_submissions)
         except InvalidSubmission as e:
-            print(f"cannot grade {args.path}: {e}", file=sys.stderr)
+            print(" ".join(clean_text(f"cannot grade {args.path}: {e}").split()), file=sys.stderr)
+            return 2
+        except grading.isolation_unavailable() as e:
+            print(" ".join(safe_str(e, 1000).split()), file=sys.stderr)
+            return 2
+        except OSError as e:                 # results.json cannot be written where --json says
+            print(clean_text(f"grade: {type(e).__name__}: {safe_str(e)}"), file=sys.stderr)
             return 2
     from autograder import nbgrader_run
     return nbgrader_run.main(args.submissions, with_pytest=not args.no_pytest)

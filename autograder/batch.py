@@ -2,17 +2,29 @@
 
     python -m autograder grade-all DIR [--jobs N] [--out grades.csv] [--results-dir results]
                                        [--shard i/N] [--force] [--gradebook gradebook.db] [--timeout S]
+                                       [--trust-submissions]
     python -m autograder merge-csv grades-1.csv grades-2.csv ... --out grades.csv
 
 Input: an nbgrader-style tree DIR/<student>/mlp/*.ipynb (``mlp.ipynb``, or the only notebook there).
 
+What is a student (``find_students``): every folder DIR/<student>/ with an ``mlp`` entry.
+Nothing a student submitted is followed out of DIR: a student folder, ``mlp/`` folder or
+notebook that is a symlink, a notebook that is not a regular file (a FIFO, a device) and a
+notebook that is a hard link (a file with more than one name: maybe another student's, or the
+solution) are ``invalid`` with the reason ("... is a symlink, not a submitted file"); notebooks are opened with O_NOFOLLOW
+and never read past 64 MB. Names starting with "." (.git, .ipynb_checkpoints) are not students.
+A folder name that is not valid UTF-8, or holds control characters, is graded under a readable
+id (each such byte written ``\\xNN``); results are only ever written to
+RESULTS_DIR/<id>/results.json, never through a symlink.
+
 Output:
 - ``RESULTS_DIR/<student>/results.json`` per student (Gradescope's schema plus the keys
-  ``student``, ``status``, ``reason``, ``submission_sha256``, ``grader_sha256``), each written
-  atomically (temporary file + ``os.replace``) as soon as that student is graded;
-- ``--out`` CSV (student, score, max_score, status, reason, nbgrader_score), rebuilt at the end
-  from the per-student results of the students found in DIR (of this shard);
+  ``student``, ``status``, ``reason``, ``isolation``, ``submission_sha256``, ``grader_sha256``),
+  each written atomically (temporary file + ``os.replace``) as soon as that student is graded;
+- ``--out`` CSV (student, score, max_score, status, reason, nbgrader_score, isolation), rebuilt at
+  the end from the per-student results of the students found in DIR (of this shard);
 - a progress bar on stderr and a summary on stdout.
+Every text written is valid UTF-8 (protocol.clean_text), whatever the submission held.
 
 Status of a student (the CSV's ``status`` column):
 - ``graded``: every check ran to its end (whatever the score);
@@ -20,8 +32,14 @@ Status of a student (the CSV's ``status`` column):
   CPU limit); ``timeout``: a wall-clock limit was hit and nothing crashed. In both cases the score
   counts the points the code earned before it (a cell that kills the process is skipped and the
   checks are regraded on the cells before it), and ``reason`` says what happened;
-- ``invalid``: not a gradable notebook (not JSON, no cells, empty, too large): score 0;
-- ``error``: the grader itself failed (never the student's doing): no score; rerun to retry.
+- ``invalid``: not a gradable notebook (not UTF-8 or not JSON, no cells, empty, too large, too
+  deeply nested, a symlink; see submission.parse_notebook): score 0, and the reason;
+- ``error``: the grader itself failed (never the student's doing: the sandbox broke, or a check's
+  judge reported a grader error): no score; rerun to retry.
+
+Isolation: ``isolation`` (results.json and the CSV) says how student code was isolated
+(``sandbox.ForkServer.isolation``). When no isolation is possible, grade-all prints why and
+exits 2 without grading, unless ``--trust-submissions`` (code then runs unsandboxed).
 
 Resume: a student is skipped when their results.json has a final status (not ``error``), the
 sha256 of the notebook it graded equals the notebook's now, and the grader's fingerprint
@@ -42,49 +60,128 @@ import hashlib
 import json
 import os
 import queue
+import stat
 import sys
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 
+from autograder import timing
 from autograder.checks import ASSIGNMENT, MAX_SCORE, NOTEBOOK
-from autograder.grade import gradescope_results, write_json_atomically
-from autograder.sandbox import ROOT, ForkServer, Limits
-from autograder.submission import InvalidSubmission, Submission
+from autograder.grade import (GRADER_ERROR, gradescope_results, isolation_of, isolation_unavailable,
+                              make_fork_server, not_graded_results, submission_status, write_json_atomically)
+from autograder.protocol import clean_text, safe_str
+from autograder.sandbox import ROOT, Limits
+from autograder.submission import MAX_NOTEBOOK_BYTES, InvalidSubmission, Submission, read_bytes
 
-CSV_FIELDS = ("student", "score", "max_score", "status", "reason", "nbgrader_score")
+__all__ = ["MAX_NOTEBOOK_BYTES", "submission_status"]     # re-exported: where they used to live
+
+CSV_FIELDS = ("student", "score", "max_score", "status", "reason", "nbgrader_score", "isolation")
 FINAL_STATUSES = ("graded", "timeout", "crashed", "invalid")
-MAX_NOTEBOOK_BYTES = 64 << 20
 GRADER_FILES = ("autograder", "src", os.path.join("release", ASSIGNMENT))
 
 
 @dataclass(frozen=True)
 class Student:
     id: str
-    notebook: str | None      # None: no notebook found (graded as invalid)
+    notebook: str | None      # None: no notebook to grade (graded as invalid)
     problem: str = ""         # why no notebook was picked
 
 
 # --- the class -------------------------------------------------------------------------------
 
-def find_students(directory):
-    """[Student] for every DIR/<student>/mlp/ folder, sorted by student id."""
-    students = []
-    for entry in sorted(os.listdir(directory)):
-        folder = os.path.join(directory, entry, ASSIGNMENT)
-        if entry.startswith(".") or not os.path.isdir(folder):
-            continue
-        notebooks = sorted(n for n in os.listdir(folder)
-                           if n.endswith(".ipynb") and os.path.isfile(os.path.join(folder, n)))
-        if NOTEBOOK + ".ipynb" in notebooks:
-            students.append(Student(entry, os.path.join(folder, NOTEBOOK + ".ipynb")))
-        elif len(notebooks) == 1:
-            students.append(Student(entry, os.path.join(folder, notebooks[0])))
+def readable_id(name):
+    """A folder name as a student id that is valid, printable text: a byte that is not UTF-8
+    (os.listdir gives it as a surrogate escape) and a control character are written \\xNN,
+    so Latin-1 "zoë" becomes "zo\\xeb"."""
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF or unicodedata.category(ch) == "Cc":
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
         else:
-            problem = (f"no notebook in {ASSIGNMENT}/" if not notebooks else
-                       f"{len(notebooks)} notebooks in {ASSIGNMENT}/ and none is named {NOTEBOOK}.ipynb")
-            students.append(Student(entry, None, problem))
-    return students
+            out.append(ch)
+    return "".join(out)
+
+
+def _pick_notebook(folder):
+    """(path, problem, lstat of the path) of the notebook submitted in `folder` (never following a symlink)."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".ipynb") and not n.startswith("."))
+    except OSError as e:
+        return None, f"cannot list {ASSIGNMENT}/: {e.strerror or type(e).__name__}", None
+    if NOTEBOOK + ".ipynb" in names:
+        name = NOTEBOOK + ".ipynb"
+    elif len(names) == 1:
+        name = names[0]
+    else:
+        return None, (f"no notebook in {ASSIGNMENT}/" if not names else
+                      f"{len(names)} notebooks in {ASSIGNMENT}/ and none is named {NOTEBOOK}.ipynb"), None
+    path, shown = os.path.join(folder, name), f"{ASSIGNMENT}/{readable_id(name)}"
+    try:
+        info = os.lstat(path)
+    except OSError as e:
+        return None, f"cannot read {shown}: {e.strerror or type(e).__name__}", None
+    if stat.S_ISLNK(info.st_mode):
+        return None, f"{shown} is a symlink, not a submitted file", None
+    if not stat.S_ISREG(info.st_mode):
+        return None, f"{shown} is not a regular file", None
+    return path, "", info
+
+
+def find_students(directory):
+    """[Student] for every DIR/<student>/mlp/ folder, sorted by student id.
+
+    Never follows a symlink: a student folder, mlp/ folder or notebook that is a symlink is listed
+    as a student with no notebook (graded `invalid`, with the reason), and so is a notebook that
+    is a hard link (two students' hard-linked notebooks are both refused: which one wrote it
+    cannot be told). Entries whose name starts
+    with "." (.git, .ipynb_checkpoints, macOS's ._ files) and plain files in DIR are not students.
+    Ids are readable_id(folder name), made unique with a "~2", "~3"... suffix if two collide."""
+    found = []                      # (folder name, notebook or None, problem, lstat)
+    for entry in sorted(os.listdir(directory)):
+        if entry.startswith("."):
+            continue
+        top = os.path.join(directory, entry)
+        try:
+            info = os.lstat(top)
+        except OSError:
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            found.append((entry, None, "the student folder is a symlink, not a submitted folder", None))
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            continue
+        folder = os.path.join(top, ASSIGNMENT)
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            continue                # no submission of this assignment
+        except OSError as e:
+            found.append((entry, None, f"cannot read {ASSIGNMENT}/: {e.strerror or type(e).__name__}", None))
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            found.append((entry, None, f"{ASSIGNMENT}/ is a symlink, not a submitted folder", None))
+        elif not stat.S_ISDIR(info.st_mode):
+            found.append((entry, None, f"{ASSIGNMENT} is not a folder", None))
+        else:
+            found.append((entry, *_pick_notebook(folder)))
+    students, taken = [], set()
+    for entry, notebook, problem, info in found:
+        # a file with a second name may be anyone's: another student's notebook, the solution, any file
+        if info is not None and info.st_nlink > 1:
+            notebook, problem = None, (f"the notebook is a hard link (a file with {info.st_nlink} names, maybe "
+                                       f"someone else's), not a submitted file")
+        sid, n = readable_id(entry), 1
+        while sid in taken:
+            n += 1
+            sid = f"{readable_id(entry)}~{n}"
+        taken.add(sid)
+        students.append(Student(sid, notebook, problem))
+    return sorted(students, key=lambda s: s.id)
 
 
 def parse_shard(text):
@@ -127,16 +224,48 @@ def grader_sha256():
 # --- one student ------------------------------------------------------------------------------
 
 def results_path(results_dir, student_id):
+    """RESULTS_DIR/<student>/results.json. ValueError for an id that is not one plain folder name."""
+    if (not student_id or student_id.startswith(".") or "/" in student_id or os.sep in student_id
+            or "\0" in student_id or clean_text(student_id, len(student_id)) != student_id):
+        raise ValueError(f"unsafe student id {readable_id(student_id)!r}")
     return os.path.join(results_dir, student_id, "results.json")
 
 
+def prepare_results_path(results_dir, student_id):
+    """results_path(), with its folder made (never through a symlink out of RESULTS_DIR) and the
+    student's previous results.json deleted (a regrade that fails must not leave the old score)."""
+    path = results_path(results_dir, student_id)
+    folder = os.path.dirname(path)
+    os.makedirs(results_dir, exist_ok=True)
+    if os.path.islink(folder):
+        raise ValueError(f"{folder} is a symlink: results are never written through one")
+    os.makedirs(folder, exist_ok=True)
+    if os.path.realpath(folder) != os.path.join(os.path.realpath(results_dir), student_id):
+        raise ValueError(f"{folder} is not inside {results_dir}")
+    if os.path.lexists(path):
+        os.remove(path)
+    return path
+
+
 def read_record(path):
-    """The stored results.json as a dict, or None when absent or unreadable."""
+    """The stored results.json as a dict, or None when absent, unreadable or reached through a symlink."""
+    if os.path.islink(path) or os.path.islink(os.path.dirname(path)):
+        return None
     try:
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
         return record if isinstance(record, dict) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def notebook_sha256(student):
+    """sha256 of the student's notebook, or None when there is none or it cannot be graded by size."""
+    if student.notebook is None:
+        return None
+    try:
+        return hashlib.sha256(read_bytes(student.notebook, follow_symlinks=False)).hexdigest()
+    except InvalidSubmission:
         return None
 
 
@@ -145,48 +274,38 @@ def is_current(record, submission_sha, grader_sha):
             and record.get("submission_sha256") == submission_sha and record.get("grader_sha256") == grader_sha)
 
 
-def submission_status(results):
-    """(status, reason) of a graded submission from its CheckResults: crashed beats timeout beats graded."""
-    for status in ("crashed", "timeout"):
-        hit = [r for r in results if r.status == status]
-        if hit:
-            first = hit[0]
-            reason = first.reason or (first.message.splitlines()[0] if first.message else status)
-            if "while the check ran your code" in reason:
-                reason = f"check '{first.name}': {reason}"
-            return status, reason
-    return "graded", ""
-
-
 def grade_student(student, server, limits, grader_sha):
-    """The results.json record of one student (grading runs in `server`'s sandbox)."""
+    """The results.json record of one student (grading runs in `server`'s sandbox).
+
+    Whatever the notebook holds, this returns a record: `invalid` when it cannot be graded,
+    `error` (no score) when a check's judge failed. Only a failure of the grader raises."""
     sha = None
     try:
         if student.notebook is None:
             raise InvalidSubmission(student.problem)
-        sha = file_sha256(student.notebook)
-        if os.path.getsize(student.notebook) > MAX_NOTEBOOK_BYTES:
-            raise InvalidSubmission(f"the notebook is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
-        if os.path.getsize(student.notebook) == 0:
-            raise InvalidSubmission("the notebook is an empty file")
-        submission = Submission.load(student.notebook)
+        data = read_bytes(student.notebook, follow_symlinks=False)
+        sha = hashlib.sha256(data).hexdigest()
+        submission = Submission.from_bytes(data, student.notebook)
+        del data
     except InvalidSubmission as e:
-        record = {"score": 0, "max_score": MAX_SCORE, "output": f"not graded: {e}", "tests": [],
-                  "status": "invalid", "reason": str(e)}
+        record = not_graded_results("invalid", str(e))
     else:
         results = submission.grade_all(server, limits=limits)
-        record = gradescope_results(results)
-        record["status"], record["reason"] = submission_status(results)
-        if record["reason"]:
-            record["output"] += f"\n{record['status']}: {record['reason']}"
+        record = gradescope_results(results, isolation_of(server))
+        if record["status"] == "error":
+            record["score"] = None
     record.update(student=student.id, submission_sha256=sha, grader_sha256=grader_sha)
     return record
 
 
-def error_record(student, grader_sha, error):
+def error_record(student, grader_sha, error, isolation="unknown"):
+    """The record of a student the grader failed on (no score; regraded on the next run)."""
+    if isinstance(error, BaseException):
+        error = f"{type(error).__name__}: {safe_str(error, 400)}"
     return {"score": None, "max_score": MAX_SCORE, "output": "not graded: grader error", "tests": [],
-            "status": "error", "reason": f"grader error (not the student's): {error}"[:500],
-            "student": student.id, "submission_sha256": None, "grader_sha256": grader_sha}
+            "status": "error", "reason": clean_text(f"{GRADER_ERROR}: {error}", 500),
+            "isolation": isolation, "student": student.id, "submission_sha256": None,
+            "grader_sha256": grader_sha}
 
 
 # --- the pool ------------------------------------------------------------------------------
@@ -221,52 +340,107 @@ class Progress:
         self.stream.flush()
 
 
-def _worker(index, todo, results_dir, limits, grader_sha, progress, stop):
-    server = None
-    try:
-        while not stop.is_set():
+class _Pool:
+    """What the workers share: the queue, the settings, and what went wrong outside a record."""
+
+    def __init__(self, todo, results_dir, limits, grader_sha, progress, trust, calibrate=False):
+        self.todo, self.results_dir, self.limits, self.grader_sha = todo, results_dir, limits, grader_sha
+        self.progress, self.trust, self.calibrate = progress, trust, calibrate
+        self.stop = threading.Event()
+        self.fatal = []             # IsolationUnavailable: no student can be graded on this machine
+        self.unwritten = {}         # {student: record} whose results.json could not be written
+
+
+class _Server:
+    """A worker's fork server, started when first needed and restarted after a grader failure."""
+
+    def __init__(self, index, trust, limits, calibrate):
+        self.index, self.trust, self.server = index, trust, None
+        self.base, self.calibrate, self.limits = limits, calibrate, limits
+
+    def get(self):
+        """The server, and the limits to grade with on it (per check, calibrated on the reference's
+        own time when asked: timing.py)."""
+        if self.server is None:
+            self.server = make_fork_server(self.index, self.trust)
+            self.limits = timing.calibrated(self.server, self.base) if self.calibrate else self.base
+        return self.server
+
+    def close(self):
+        server, self.server = self.server, None
+        if server is not None:
             try:
-                student = todo.get_nowait()
+                server.close()
+            except Exception:  # noqa: BLE001 - a broken server is dropped all the same
+                pass
+
+
+def _grade_one(pool, student, box):
+    """The student's record; one retry on a fresh fork server if the grader side broke.
+    Raises IsolationUnavailable when the fork server cannot isolate student code."""
+    record = None
+    for attempt in range(2):
+        try:
+            server = box.get()
+        except isolation_unavailable():
+            raise
+        except Exception as e:  # noqa: BLE001 - the grader's failure: record it, go on with the class
+            record = error_record(student, pool.grader_sha, e)
+            continue
+        try:
+            return grade_student(student, server, box.limits, pool.grader_sha)
+        except Exception as e:  # noqa: BLE001 - the grader's failure: record it, go on with the class
+            box.close()
+            record = error_record(student, pool.grader_sha, e, isolation_of(server))
+    return record
+
+
+def _worker(index, pool):
+    box = _Server(index, pool.trust, pool.limits, pool.calibrate)
+    try:
+        while not pool.stop.is_set():
+            try:
+                student = pool.todo.get_nowait()
             except queue.Empty:
                 return
-            path = results_path(results_dir, student.id)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if os.path.exists(path):
-                os.remove(path)           # a regrade that fails must not leave the old score standing
-            record = None
-            for attempt in range(2):      # one retry on a fresh fork server if the grader side broke
-                try:
-                    if server is None:
-                        server = ForkServer(worker_index=index)
-                    record = grade_student(student, server, limits, grader_sha)
-                    break
-                except Exception as e:  # noqa: BLE001 - grader failure: record it, go on with the class
-                    if server is not None:
-                        server.close()
-                        server = None
-                    record = error_record(student, grader_sha, f"{type(e).__name__}: {e}")
-            write_json_atomically(record, path)
-            progress.update(record["status"])
+            try:
+                path = prepare_results_path(pool.results_dir, student.id)
+                record = _grade_one(pool, student, box)
+            except isolation_unavailable() as e:
+                pool.fatal.append(e)
+                pool.stop.set()
+                return
+            except Exception as e:  # noqa: BLE001 - e.g. the results folder cannot be made
+                pool.unwritten[student.id] = record = error_record(student, pool.grader_sha, e)
+                pool.progress.update(record["status"])
+                continue
+            try:
+                write_json_atomically(record, path)
+            except Exception as e:  # noqa: BLE001 - disk full, permissions: keep the record in memory
+                pool.unwritten[student.id] = dict(record, output=f"{record.get('output')}\n(results.json could "
+                                                              f"not be written: {safe_str(e, 200)})")
+            pool.progress.update(record["status"])
     finally:
-        if server is not None:
-            server.close()
+        box.close()
 
 
-def grade_class(students, results_dir, jobs=2, limits=Limits(), force=False, stream=None):
-    """Grade every student not already graded (unless force); return {student: record} for all."""
+def grade_class(students, results_dir, jobs=2, limits=Limits(), force=False, stream=None, trust=False,
+                calibrate=False):
+    """Grade every student not already graded (unless force); return ({student: record} for all, skipped).
+
+    Raises the sandbox's IsolationUnavailable if student code cannot be isolated on this machine
+    (and trust is False): then nothing more is graded."""
     grader_sha = grader_sha256()
     todo, skipped = queue.Queue(), 0
     for student in students:
         path = results_path(results_dir, student.id)
-        sha = file_sha256(student.notebook) if student.notebook and os.path.isfile(student.notebook) else None
-        if not force and is_current(read_record(path), sha, grader_sha):
+        if not force and is_current(read_record(path), notebook_sha256(student), grader_sha):
             skipped += 1
         else:
             todo.put(student)
-    progress = Progress(todo.qsize(), stream)
-    stop = threading.Event()
-    threads = [threading.Thread(target=_worker, args=(k, todo, results_dir, limits, grader_sha, progress, stop),
-                                daemon=True) for k in range(max(1, min(jobs, todo.qsize())))]
+    pool = _Pool(todo, results_dir, limits, grader_sha, Progress(todo.qsize(), stream), trust, calibrate)
+    threads = [threading.Thread(target=_worker, args=(k, pool), daemon=True)
+               for k in range(max(1, min(jobs, todo.qsize())))]
     for thread in threads:
         thread.start()
     try:
@@ -274,11 +448,13 @@ def grade_class(students, results_dir, jobs=2, limits=Limits(), force=False, str
             while thread.is_alive():
                 thread.join(0.2)
     except KeyboardInterrupt:
-        stop.set()                        # finish the submissions in flight; the rest resume next run
+        pool.stop.set()                   # finish the submissions in flight; the rest resume next run
         for thread in threads:
             thread.join()
         raise
-    records = {s.id: read_record(results_path(results_dir, s.id)) for s in students}
+    if pool.fatal:
+        raise pool.fatal[0]
+    records = {s.id: pool.unwritten.get(s.id) or read_record(results_path(results_dir, s.id)) for s in students}
     return records, skipped
 
 
@@ -312,26 +488,36 @@ def score_mismatches(records, nbgrader_scores, tolerance=1e-6):
 
 # --- the CSV ------------------------------------------------------------------------------------
 
+def _number(value):
+    return type(value) in (int, float)
+
+
 def csv_rows(records, nbgrader_scores=None):
     rows = []
     for student, record in sorted(records.items()):
         record = record or {"score": None, "status": "error", "reason": "no result was written"}
         score = record.get("score")
         nb = (nbgrader_scores or {}).get(student)
-        rows.append({"student": student, "score": "" if score is None else f"{score:g}",
-                     "max_score": MAX_SCORE, "status": record.get("status", "error"),
-                     "reason": " ".join(str(record.get("reason", "")).split())[:300],
-                     "nbgrader_score": "" if nb is None else f"{nb:g}"})
+        rows.append({"student": clean_text(student, 1000), "score": f"{score:g}" if _number(score) else "",
+                     "max_score": MAX_SCORE, "status": clean_text(str(record.get("status", "error")), 20),
+                     "reason": " ".join(clean_text(str(record.get("reason", "")), 1000).split())[:300],
+                     "nbgrader_score": f"{nb:g}" if _number(nb) else "",
+                     "isolation": clean_text(str(record.get("isolation") or ""), 300)})
     return rows
 
 
 def write_csv_atomically(rows, path):
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8", errors="replace") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def merge_csvs(paths, out):
@@ -366,7 +552,8 @@ def summary(records, skipped, seconds, mismatches, graded_now):
         lines.append(f"mean score of the graded: {sum(scores) / len(scores):.1f} / {MAX_SCORE}")
     for student, record in sorted(records.items()):
         if record and record.get("status") != "graded":
-            lines.append(f"  {student}: {record.get('status')}: {' '.join(str(record.get('reason')).split())[:160]}")
+            reason = " ".join(clean_text(str(record.get("reason")), 1000).split())[:160]
+            lines.append(f"  {student}: {clean_text(str(record.get('status')), 20)}: {reason}")
     if mismatches is not None:
         lines.append(f"nbgrader gradebook: {len(mismatches)} student(s) whose scores differ (a tampering signal)")
         lines += [f"  {s}: grade-all {'-' if a is None else f'{a:g}'}, nbgrader {b:g}" for s, a, b in mismatches]
@@ -374,20 +561,28 @@ def summary(records, skipped, seconds, mismatches, graded_now):
 
 
 def main(directory, jobs=2, out="grades.csv", results_dir="results", shard=None, force=False,
-         gradebook=None, timeout=None):
+         gradebook=None, timeout=None, trust=False):
+    """Exit status: 0 when everyone was graded (whatever the scores), 1 when the grader failed on
+    some student (status `error`: rerun to retry them), 2 when nothing could be graded (no such
+    folder, no submissions, or student code cannot be isolated on this machine)."""
     if not os.path.isdir(directory):
-        print(f"no such directory: {directory}", file=sys.stderr)
+        print(f"no such directory: {clean_text(directory)}", file=sys.stderr)
         return 2
     students = find_students(directory)
     if shard:
         i, n = parse_shard(shard)
         students = [s for s in students if shard_of(s.id, n) == i]
     if not students:
-        print(f"no submissions found under {directory}/<student>/{ASSIGNMENT}/", file=sys.stderr)
+        print(f"no submissions found under {clean_text(directory)}/<student>/{ASSIGNMENT}/", file=sys.stderr)
         return 2
     limits = Limits(wall_seconds=timeout) if timeout else Limits()
     start = time.monotonic()
-    records, skipped = grade_class(students, results_dir, jobs=jobs, limits=limits, force=force)
+    try:
+        records, skipped = grade_class(students, results_dir, jobs=jobs, limits=limits, force=force, trust=trust,
+                                       calibrate=timeout is None)
+    except isolation_unavailable() as e:
+        print(" ".join(safe_str(e, 1000).split()), file=sys.stderr)
+        return 2
     if gradebook is None and os.path.exists("gradebook.db"):
         gradebook = "gradebook.db"
     nbgrader_scores = gradebook_scores(gradebook) if gradebook else None

@@ -5,8 +5,10 @@ This table is the single source of truth for both grading paths:
   and carries these points in its metadata (a test keeps the two in sync);
 - pytest: ``tests/hidden/test_submission.py`` runs one test per check.
 
-A check = a probe (``probes.py``, runs student code, returns data) + a judge
-(``judges.py``, compares that data with the reference in ``src/``).
+A check = a probe (``probes.py``, runs student code, returns data of the form it declares)
++ a judge (``judges.py``, validates that data, the student's output, against the declared
+form and compares it with the reference in ``src/``; every parameter of its judgement comes
+from the grading side, never from the data).
 Points sum to 100. Each check is all-or-nothing, as an nbgrader test cell is.
 """
 from dataclasses import dataclass

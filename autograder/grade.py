@@ -1,59 +1,178 @@
 """The pytest path: grade one notebook by running the hidden suite (tests/hidden/) against it.
 
-    python -m autograder grade PATH.ipynb --json results.json
+    python -m autograder grade PATH.ipynb --json results.json [--trust-submissions]
 
-prints a per-check table and writes Gradescope's results.json. Exit status: 0 when
-grading ran (whatever the score), 2 when the file is missing or not a notebook.
+prints a per-check table and writes Gradescope's results.json (plus the keys ``status``,
+``reason`` and ``isolation``). With --json, results.json is always written, also when the file
+cannot be graded (score 0, status ``invalid``, the reason) or the grader fails (status ``error``).
+Exit status: 0 when grading ran (whatever the score), 1 when the grader itself failed, 2 when the
+file is missing or not a gradable notebook, or when student code cannot be sandboxed here.
+
+Whatever a submission holds ends in results.json as valid UTF-8 text: every string written is
+passed through protocol.clean_text.
 """
 import json
 import os
+import sys
+import tempfile
 
 import pytest
 
+from autograder import sandbox
 from autograder.checks import CHECKS, MAX_SCORE
+from autograder.protocol import clean_text, safe_str
 from autograder.sandbox import ROOT
-from autograder.submission import CheckResult, Submission
+from autograder.submission import GRADER_ERROR, CheckResult, InvalidSubmission, Submission
 
 HIDDEN_SUITE = os.path.join(ROOT, "tests", "hidden")
+NO_CODE_RAN = "none: no student code ran"
+UNKNOWN = "unknown"
+
+
+# --- the sandbox's isolation ------------------------------------------------------------------
+
+def isolation_unavailable():
+    """The exception ForkServer raises when student code cannot be isolated on this machine."""
+    return sandbox.IsolationUnavailable
+
+
+def make_fork_server(worker_index=0, trust=False):
+    return sandbox.ForkServer(worker_index=worker_index, trust=trust)
+
+
+def isolation_of(server):
+    """The server's one-line description of how student code was isolated."""
+    value = getattr(server, "isolation", UNKNOWN)
+    return clean_text(value, 300) if isinstance(value, str) and value else UNKNOWN
+
+
+# --- running the hidden suite ------------------------------------------------------------------
+
+class SuiteError(RuntimeError):
+    """The hidden suite did not report every check: the grader failed, not the student."""
 
 
 class _Collector:
-    """pytest plugin: picks up the CheckResult each hidden test records."""
+    """pytest plugin: picks up the CheckResult each hidden test records, and the isolation the hidden
+    suite's fork server used (tests/hidden/conftest.py reports it, or the IsolationUnavailable)."""
 
     def __init__(self):
         self.results = {}
+        self.isolation, self.unavailable = UNKNOWN, None
 
     def pytest_runtest_logreport(self, report):
         props = dict(report.user_properties)
         if report.when == "call" and "check_result" in props:
             result = CheckResult(**props["check_result"])
             self.results[result.name] = result
+        if "isolation" in props:
+            self.isolation = clean_text(props["isolation"], 300)
+        if "isolation_unavailable" in props:
+            self.unavailable = sandbox.IsolationUnavailable(props["isolation_unavailable"])
 
 
-def run_hidden_suite(path):
-    """[CheckResult] for every check, in CHECKS order. Raises RuntimeError if the suite itself broke."""
+def grade_with_hidden_suite(path, trust=False):
+    """([CheckResult] for every check in CHECKS order, isolation). Raises IsolationUnavailable when
+    the sandbox cannot be made, SuiteError (a RuntimeError) if the suite itself broke."""
     collector = _Collector()
     args = [HIDDEN_SUITE, f"--submission={os.path.abspath(path)}", f"--rootdir={ROOT}",
             "-c", os.path.join(ROOT, "pytest.ini"), "-p", "no:cacheprovider", "-p", "no:terminal"]
+    if trust:
+        args.append("--trust-submissions")
     pytest.main(args, plugins=[collector])
+    if collector.unavailable is not None:
+        raise collector.unavailable
     missing = [name for name in CHECKS if name not in collector.results]
     if missing:
-        raise RuntimeError(f"the hidden test suite did not report {missing}: grader error, not the student's")
-    return [collector.results[name] for name in CHECKS]
+        raise SuiteError(f"the hidden test suite did not report {missing}: {GRADER_ERROR}")
+    return [collector.results[name] for name in CHECKS], collector.isolation
 
 
-def gradescope_results(results):
-    """Gradescope's results.json schema."""
+def run_hidden_suite(path, trust=False):
+    """[CheckResult] for every check, in CHECKS order. Raises RuntimeError if the suite itself broke."""
+    return grade_with_hidden_suite(path, trust)[0]
+
+
+# --- results.json --------------------------------------------------------------------------
+
+def submission_status(results):
+    """(status, reason) of a graded submission from its CheckResults:
+    error (the grader failed) beats crashed beats timeout beats graded."""
+    for status in ("error", "crashed", "timeout"):
+        hit = [r for r in results if r.status == status]
+        if hit:
+            first = hit[0]
+            reason = first.reason or (first.message.splitlines()[0] if first.message else status)
+            if status == "error":
+                reason = f"{GRADER_ERROR}: check '{first.name}': {reason}"
+            elif "while the check ran your code" in reason:
+                reason = f"check '{first.name}': {reason}"
+            return status, clean_text(reason, 500)
+    return "graded", ""
+
+
+def gradescope_results(results, isolation=UNKNOWN):
+    """Gradescope's results.json schema, plus the submission's status, reason and isolation.
+    A test passed if and only if its check passed (CheckResult.passed)."""
     score = sum(r.points for r in results)
+    status, reason = submission_status(results)
+    output = f"{score:g} / {MAX_SCORE} points"
+    if reason:
+        output += f"\n{status}: {reason}"
     return {
         "score": score,
         "max_score": MAX_SCORE,
-        "output": f"{score:g} / {MAX_SCORE} points",
+        "output": output,
         "tests": [{"name": r.title, "score": r.points, "max_score": r.max_points,
-                   "status": "passed" if not r.message else "failed",
-                   "output": r.message or "passed"} for r in results],
+                   "status": "passed" if r.passed else "failed",
+                   "output": "passed" if r.passed else (r.message or "failed")} for r in results],
+        "status": status,
+        "reason": reason,
+        "isolation": isolation,
     }
 
+
+def not_graded_results(status, reason, isolation=NO_CODE_RAN):
+    """results.json of a submission that was not graded: `invalid` (score 0) or `error`."""
+    reason = " ".join(clean_text(reason, 500).split())
+    label = "grader error" if status == "error" else reason
+    return {"score": 0, "max_score": MAX_SCORE, "output": f"not graded: {label}", "tests": [],
+            "status": status, "reason": reason, "isolation": isolation}
+
+
+def _clean(value):
+    """`value` with every string made valid UTF-8 text (lone surrogates replaced)."""
+    if isinstance(value, str):
+        return clean_text(value, len(value))
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json_atomically(data, path):
+    """Write `data` as JSON to `path` all at once: a temporary file in the same folder, flushed to
+    disk, then renamed over `path` (a reader sees the old file or the new one, never a part).
+    Every string is cleaned first, so the file is valid UTF-8 whatever the data held."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(_clean(data), f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# --- the command ---------------------------------------------------------------------------------
 
 def table(results):
     lines = [f"{'check':<22} {'points':>9}  feedback"]
@@ -61,20 +180,40 @@ def table(results):
         first = r.message.splitlines()[0] if r.message else "ok"
         lines.append(f"{r.name:<22} {r.points:>4g} / {r.max_points:<2}  {first[:110]}")
     lines.append(f"{'total':<22} {sum(r.points for r in results):>4g} / {MAX_SCORE}")
-    return "\n".join(lines)
+    return clean_text("\n".join(lines), 1 << 20)
 
 
-def write_json_atomically(data, path):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
+def main(path, json_out=None, trust=False):
+    """Grade `path`; write results.json to `json_out` (always, when given). Returns the exit status.
+    Raises InvalidSubmission (exit 2) after writing an `invalid` results.json, and the sandbox's
+    IsolationUnavailable (exit 2) after writing an `error` one."""
+    def write(record):
+        if json_out:
+            write_json_atomically(record, json_out)
 
+    def failed(error):
+        reason = f"{GRADER_ERROR}: {type(error).__name__}: {safe_str(error, 400)}"
+        write(not_graded_results("error", reason, UNKNOWN))
+        print(clean_text(" ".join(reason.split()), 500), file=sys.stderr)
+        return 1
 
-def main(path, json_out=None):
-    Submission.load(path)  # raises InvalidSubmission (exit 2) before any grading
-    results = run_hidden_suite(path)
+    try:
+        Submission.load(path)              # InvalidSubmission before any grading
+    except InvalidSubmission as e:
+        write(not_graded_results("invalid", str(e)))
+        raise
+    except Exception as e:  # noqa: BLE001 - e.g. the release notebook is broken: the grader's failure
+        return failed(e)
+    try:
+        results, isolation = grade_with_hidden_suite(path, trust)
+    except SuiteError as e:
+        return failed(e)
+    except isolation_unavailable() as e:
+        write(not_graded_results("error", f"{GRADER_ERROR}: {safe_str(e, 400)}", UNKNOWN))
+        raise
+    except Exception as e:  # noqa: BLE001 - the grader failed: say so, and still write results.json
+        return failed(e)
     print(table(results))
-    if json_out:
-        write_json_atomically(gradescope_results(results), json_out)
-    return 0
+    record = gradescope_results(results, isolation)
+    write(record)
+    return 1 if record["status"] == "error" else 0

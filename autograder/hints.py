@@ -236,6 +236,14 @@ PER_BATCH_HISTORY = ("one value per optimizer step: the history holds one loss p
 BEFORE_EPOCH = ("these are the losses before each epoch's steps: record the loss after the epoch's last "
                 "mini-batch")
 VAL_IS_TRAIN = "history['val_loss'] holds the training loss: compute it on the validation set"
+STEP_GRADIENTS = ("after train's {steps} optimizer steps the model's parameters are not those that correct SGD "
+                  "steps on the mini-batches backward received give: each optimizer.step(model, grads) should get, "
+                  "unchanged, the gradients of the backward call just before it (computed at the current "
+                  "parameters, on the batch's rows of X and their targets in y)")
+PARAMETERS_UNCHANGED = ("the parameters never changed: the optimizer's steps did not reach the model train was "
+                        "given")
+Y_NOT_SHUFFLED = ("the targets of each mini-batch are y[start:start + batch_size] in order while X was shuffled: "
+                  "take the same rows of X and y, X[batch] and y[batch]")
 
 
 def history(key, expected, loss_before_training, train_expected=None):

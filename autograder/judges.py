@@ -5,15 +5,23 @@ the reference implementation computes on the same fixed inputs. Its message
 says what is wrong in terms of the math (which quantity, which entry, expected
 versus got) and never shows solution code.
 
+The data is the student's output and nothing more: student code runs in the probe's
+process and can rewrite the probe or its report. So ``run_judge`` first validates it
+against the probe's declared schema (``probes.SCHEMAS``), and a judge takes every
+parameter of its judgement (inputs, seeds, learning rates, epochs, batch sizes, initial
+parameters) from the grading side: this process's own copy of ``probes.py``, never the data.
+
 Also here: ``make_inputs(name)``, the data a check hands to its probe.
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from autograder import probes
 from autograder import hints
-from autograder.oracles import PARAM_NAMES, linear_net_params
+from autograder.oracles import PARAM_NAMES, LinearNet, sgd_replay
+from autograder.protocol import SchemaError, clean_text, safe_str, validate
 from src.activations import ReLU, Sigmoid
 from src.data import generate_xor_data
 from src.models import OneHiddenLayerMLP
@@ -24,7 +32,7 @@ from src.optimization import evaluate
 RTOL, ATOL = 1e-7, 1e-10                       # activations, forward, backward
 NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-7, 1e-7    # centred differences vs the exact gradient of the cubic
 EXACT_RTOL, EXACT_ATOL = 1e-12, 1e-12          # one SGD step; evaluate's loss and accuracy
-HISTORY_RTOL, HISTORY_ATOL = 1e-9, 1e-12       # train's loss history vs the loss after each epoch
+HISTORY_RTOL, HISTORY_ATOL = 1e-9, 1e-12       # train's loss history and final parameters vs the replay
 XOR_MIN_ACCURACY = 0.85           # the seed's bar; see docs/grading-quality.md for the measured margins
 XOR_MIN_CHANGE = 0.023          # ... and come from training: ||Δθ|| / ||θ_init||; measured likewise
 XOR_DATA = {"train_seed": 0, "val_seed": 1, "init_seed": 0, "n_train": 200, "n_val": 100, "noise": 0.1}
@@ -34,7 +42,12 @@ JUDGES = {}
 @dataclass
 class Verdict:
     passed: bool
-    message: str        # what the student reads; "" when passed
+    message: str                # what the student reads; "" when passed
+    grader_error: bool = False  # the judge itself failed on valid data: a bug of the grader, not the student's
+
+
+class Unreadable(Exception):
+    """Valid-looking data that still cannot be read as numbers (e.g. an array of shape (0, 10³⁰))."""
 
 
 def judge(name):
@@ -55,18 +68,42 @@ def make_inputs(name):
             "seed": d["init_seed"]}
 
 
+def unreadable(reason):
+    return Verdict(False, clean_text(f"the grader could not read what your code returned ({reason})"))
+
+
 def run_judge(name, data, inputs):
+    """The verdict of check `name` on its probe's `data` (untrusted) and the grader's `inputs`.
+
+    Data that does not have the probe's declared form fails the check (the student's output);
+    a judge that raises on data of that form is a grader bug, reported as such (never a raise)."""
+    schema = probes.SCHEMAS[name]
     try:
-        problems = [p for p in JUDGES[name](data, inputs) if p]
-    except (KeyError, TypeError, ValueError, IndexError) as e:  # data of an unexpected shape
-        problems = [f"your code returned results of an unexpected form ({type(e).__name__}: {e})"]
+        data = validate(schema, data)
+    except SchemaError as e:
+        return unreadable(safe_str(e))
+    except Exception as e:  # noqa: BLE001 - e.g. an integer too large for a float
+        return unreadable(f"{type(e).__name__}: {safe_str(e)}")
+    try:
+        with np.errstate(all="ignore"):
+            problems = [p for p in JUDGES[name](data, inputs) if p]
+    except Unreadable as e:
+        return unreadable(safe_str(e))
+    except Exception as e:  # noqa: BLE001 - a judge must never take the grading down
+        return Verdict(False, clean_text(f"grader error (not your mistake): the check {name} failed to judge "
+                                         f"your results ({type(e).__name__}: {safe_str(e)}); please report it"),
+                       grader_error=True)
     return Verdict(not problems, "\n".join(problems[:4]) + ("\n..." if len(problems) > 4 else ""))
 
 
 # --- comparing numbers -----------------------------------------------------------
 
 def as_array(got):
-    return np.array(got["values"], dtype=float).reshape(got["shape"])
+    """A validated array record as a NumPy array."""
+    try:
+        return np.array(got["values"], dtype=float).reshape(got["shape"])
+    except (ValueError, OverflowError, MemoryError):
+        raise Unreadable(f"an array of shape {tuple(got['shape'])} is not an array NumPy can hold") from None
 
 
 def fmt(v):
@@ -168,7 +205,7 @@ def judge_forward_random(data, inputs):
     appendix = appendix_a_forward()
     out = []
     for activation in ("relu", "sigmoid"):
-        for got, (x, _) in zip(data[activation], cases):
+        for got, (x, _) in zip(data[activation], cases, strict=True):
             out += compare_forward(f"{activation}, {describe(x)}", got, params, activation, x, appendix)
     return out
 
@@ -201,7 +238,7 @@ def judge_backward(data, activation):
     params, cases = probes.random_cases(seed=23)
     appendix = appendix_a_gradients()
     out = []
-    for got, (x, y) in zip(data, cases):
+    for got, (x, y) in zip(data, cases, strict=True):
         out += compare_grads(f"{activation}, {describe(x)}", got, params, activation, x, y, appendix)
     return out
 
@@ -220,11 +257,12 @@ def judge_backward_sigmoid(data, inputs):
 
 @judge("numerical_gradient")
 def judge_numerical_gradient(data, inputs):
-    theta = as_array(data["theta"])
+    theta = probes.numerical_gradient_theta()
     exact = 3 * theta ** 2 + 2 * theta.sum()
     return [compare("numerical_gradient of sum(θ³) + (sum θ)² at a fixed θ", data["grad"], exact,
                     rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL,
-                    candidates=lambda: hints.numerical_gradient(probes.cubic, theta, 1e-5, exact), hint_tol=(1e-6, 1e-6)),
+                    candidates=lambda: hints.numerical_gradient(probes.cubic, theta, probes.NUMERICAL_EPSILON, exact),
+                    hint_tol=(1e-6, 1e-6)),
             None if data["restored"] else
             "numerical_gradient left θ changed: restore each entry after perturbing it"]
 
@@ -250,20 +288,21 @@ def judge_gradient_check(data, inputs):
         for name in PARAM_NAMES:
             should_pass = not (grad_scale and name in grad_scale)
             passed, error = got["result"][name]["passed"], as_array(got["result"][name]["error"])
-            if error.size == 1 and np.isfinite(error).all():
-                pattern[case]["should_pass"][name] = should_pass
-                pattern[case]["passed"][name] = passed
-                pattern[case]["error"][name] = float(error)
             if error.size != 1 or not np.isfinite(error).all():
                 out.append(f"check_all_gradients on {label}: error for {name} is {fmt(error)}, "
                            "not a finite number (is the relative error defined when both gradients are 0?)")
-            elif should_pass and (not passed or float(error) >= 1e-7):
+                continue
+            error = error.item()
+            pattern[case]["should_pass"][name] = should_pass
+            pattern[case]["passed"][name] = passed
+            pattern[case]["error"][name] = error
+            if should_pass and (not passed or error >= 1e-7):
                 out.append(f"check_all_gradients on {label}: {name} should pass, but got passed={passed}, "
-                           f"error={float(error):.3g} (centred differences with 2ε give a relative error "
+                           f"error={error:.3g} (centred differences with 2ε give a relative error "
                            "below 1e-7 here)")
-            elif not should_pass and (passed or float(error) < 1e-3):
+            elif not should_pass and (passed or error < 1e-3):
                 out.append(f"check_all_gradients on {label}: {name} should fail, but got passed={passed}, "
-                           f"error={float(error):.3g}")
+                           f"error={error:.3g}")
     hint = hints.gradient_check(pattern) if any(out) else None
     return [f"{out[0]} — {hint}"] + out[1:] if hint else out
 
@@ -273,64 +312,125 @@ def judge_gradient_check(data, inputs):
 @judge("sgd_step")
 def judge_sgd_step(data, inputs):
     out = []
-    for run in data:
-        before = linear_net_params(3, 4, run["seed"])
-        grads = linear_net_params(3, 4, run["seed"] + 100)
+    for after, (lr, seed) in zip(data, probes.SGD_CASES, strict=True):
+        before, grads = probes.sgd_inputs(seed)
         for k in PARAM_NAMES:
-            out.append(compare(f"{k} after one step with learning_rate={run['lr']}", run["after"].get(k),
-                               before[k] - run["lr"] * grads[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
-                               candidates=lambda: hints.sgd(before[k], grads[k], run["lr"])))
+            grad = grads["dL_d" + k]
+            out.append(compare(f"{k} after one step with learning_rate={lr}", after.get(k),
+                               before[k] - lr * grad, rtol=EXACT_RTOL, atol=EXACT_ATOL,
+                               candidates=lambda: hints.sgd(before[k], grad, lr)))
     return out
 
 
-def judge_history(run, label):
-    out = []
-    epochs, n, bs = run["epochs"], run["n"], run["batch_size"]
+def count(value):
+    """A validated number shown as the count it should be."""
+    return int(value) if float(value).is_integer() else value
+
+
+def batches_problem(batches, steps, setup):
+    """The first way the recorded mini-batches break train's contract, or None.
+
+    Contract: one backward call before each optimizer step; in each epoch the batches are a
+    partition of the rows of X into batches of batch_size, only the last one smaller."""
+    n, bs, epochs = probes.TRAIN_SETUP["n"], setup["batch_size"], setup["epochs"]
     per_epoch = -(-n // bs)
+    if not all(float(i).is_integer() and 0 <= i < n for batch in batches for i in batch):
+        return ("backward received rows that are not rows of the training set X: train should pass "
+                "backward mini-batches X[batch] of the X it is given, unchanged")
+    if len(batches) != steps:
+        return (f"train should call backward once before each optimizer step: it made {len(batches)} "
+                f"backward calls and {count(steps)} optimizer steps")
+    for e in range(min(epochs, len(batches) // per_epoch)):
+        epoch = [[int(i) for i in b] for b in batches[e * per_epoch:(e + 1) * per_epoch]]
+        seen = sorted(i for b in epoch for i in b)
+        if seen != list(range(n)):
+            return (f"epoch {e + 1}: the mini-batches should use every training sample exactly once per "
+                    f"epoch; they used {len(set(seen))} distinct of {n}, {len(seen)} rows in all")
+        if any(len(b) != bs for b in epoch[:-1]):
+            return (f"epoch {e + 1}: mini-batch sizes {[len(b) for b in epoch]}, expected batches of {bs} "
+                    "(the last one may be smaller)")
+    if len(batches) != epochs * per_epoch:
+        return (f"{len(batches)} mini-batches, expected {epochs * per_epoch} ({epochs} epochs × {per_epoch}): "
+                "each epoch goes once through the whole training set")
+    return None
+
+
+def replay_train(batches, setup):
+    """(expected history {key: [loss after each epoch]}, loss before training {key: value}, final
+    parameters) of correct SGD steps, from the grader's initial parameters, on the recorded batches."""
+    X, y, X_val, y_val = probes.train_data()
+    sets = {"train_loss": (X, y), **({"val_loss": (X_val, y_val)} if setup["validation"] else {})}
+    initial = probes.train_initial_params()
+    trajectory = sgd_replay(initial, X, y, batches, probes.TRAIN_SETUP["lr"])
+    per_epoch = len(batches) // setup["epochs"]
+    ends = [LinearNet(trajectory[(e + 1) * per_epoch - 1]) for e in range(setup["epochs"])]
+    expected = {key: [model.loss(*data) for model in ends] for key, data in sets.items()}
+    before = {key: LinearNet(initial).loss(*data) for key, data in sets.items()}
+    return expected, before, trajectory[-1]
+
+
+def final_params_mistakes(batches, setup, key):
+    """Candidates for the final value of parameter `key` (see hints.py): no step reached the model;
+    each batch's targets taken in order, y[start:start + batch_size], while X was shuffled."""
+    X, y, _, _ = probes.train_data()
+    initial = probes.train_initial_params()
+    per_epoch = len(batches) // setup["epochs"]
+    in_order = []
+    for first in range(0, len(batches), per_epoch):
+        start = 0
+        for batch in batches[first:first + per_epoch]:
+            in_order.append(list(range(start, start + len(batch))))
+            start += len(batch)
+    y_in_order = sgd_replay(initial, X, y, batches, probes.TRAIN_SETUP["lr"], target_rows=in_order)[-1]
+    return [(initial[key], hints.PARAMETERS_UNCHANGED), (y_in_order[key], hints.Y_NOT_SHUFFLED)]
+
+
+def judge_train_run(run, label, setup):
+    """Judge one recorded train run (probes.probe_train_loop) against a replay of its batches."""
+    n, epochs, bs = probes.TRAIN_SETUP["n"], setup["epochs"], setup["batch_size"]
+    per_epoch = -(-n // bs)
+    out = []
     if run["steps"] != epochs * per_epoch:
         hint = f" — {hints.FIRST_BATCH_ONLY}" if run["steps"] == epochs and per_epoch > 1 else ""
         out.append(f"{label}: expected {epochs * per_epoch} optimizer steps ({epochs} epochs × "
-                   f"{per_epoch} mini-batches of at most {bs} from {n} samples), got {run['steps']}{hint}")
-    batches = run["batches"]
-    for e in range(min(epochs, len(batches) // per_epoch)):
-        epoch = batches[e * per_epoch:(e + 1) * per_epoch]
-        seen = sorted(i for b in epoch for i in b)
-        if seen != list(range(n)):
-            out.append(f"{label}, epoch {e + 1}: the mini-batches should use every training sample "
-                       f"exactly once per epoch; they used {len(set(seen))} distinct of {n}")
-            break
-        if sorted(len(b) for b in epoch)[1:] != [bs] * (per_epoch - 1):
-            out.append(f"{label}, epoch {e + 1}: mini-batch sizes {[len(b) for b in epoch]}, expected "
-                       f"batches of {bs} (the last one may be smaller)")
-            break
-    if not all(run["fresh_grads"]):
-        out.append(f"{label}: optimizer.step should get the gradients of the backward call just before it")
+                   f"{per_epoch} mini-batches of at most {bs} from {n} samples), got {count(run['steps'])}{hint}")
+    problem = batches_problem(run["batches"], run["steps"], setup)
+    if problem:
+        out.append(f"{label}, {problem}")
     history = run["history"]
-    before = dict(zip(("train_loss", "val_loss"), run["loss_before_training"]))
-    per_epoch_train = [run["train_loss_after_step"][(e + 1) * per_epoch - 1] for e in range(epochs)] \
-        if run["steps"] == epochs * per_epoch else None
-    for key, after_step in (("train_loss", run["train_loss_after_step"]), ("val_loss", run["val_loss_after_step"])):
-        n_values = epochs if after_step else 0       # no validation data: an empty (or absent) val_loss
+    n_values = {"train_loss": epochs, "val_loss": epochs if setup["validation"] else 0}
+    shaped = {}
+    for key, n_key in n_values.items():      # no validation data: an empty (or absent, or None) val_loss
         got = history.get(key)
         if got is None:
-            if n_values:
+            if n_key:
                 out.append(f"{label}: history has no '{key}' list")
-        elif got["shape"] != [n_values]:
-            hint = f" — {hints.PER_BATCH_HISTORY}" if n_values and got["shape"] == [run["steps"]] else ""
-            out.append(f"{label}: history['{key}'] should hold one value per epoch ({n_values}), "
+        elif got["shape"] != [n_key]:
+            hint = f" — {hints.PER_BATCH_HISTORY}" if n_key and got["shape"] == [run["steps"]] else ""
+            out.append(f"{label}: history['{key}'] should hold one value per epoch ({n_key}), "
                        f"got shape {tuple(got['shape'])}{hint}")
-        elif n_values and run["steps"] == epochs * per_epoch:
-            expected = [after_step[(e + 1) * per_epoch - 1] for e in range(epochs)]
-            out.append(compare(f"{label}: history['{key}'] (mean ½(f−y)² over the whole set after each epoch)",
-                               got, expected, rtol=HISTORY_RTOL, atol=HISTORY_ATOL,
-                               candidates=lambda: hints.history(key, expected, before[key], per_epoch_train)))
-    return out
+        elif n_key:
+            shaped[key] = got
+    if out:           # the record does not replay into epochs: nothing more can be compared
+        return out
+    batches = [[int(i) for i in b] for b in run["batches"]]
+    expected, before, final = replay_train(batches, setup)
+    for k in PARAM_NAMES:     # the steps first: a history that follows wrong steps is wrong too
+        wrong = compare(f"the model's {k} after training", run["params"].get(k), final[k],
+                        rtol=HISTORY_RTOL, atol=HISTORY_ATOL,
+                        candidates=lambda: final_params_mistakes(batches, setup, k))
+        if wrong:
+            return [f"{label}: {hints.STEP_GRADIENTS.format(steps=count(run['steps']))}: {wrong}"]
+    return [compare(f"{label}: history['{key}'] (mean ½(f−y)² over the whole set after each epoch)",
+                    got, expected[key], rtol=HISTORY_RTOL, atol=HISTORY_ATOL,
+                    candidates=lambda: hints.history(key, expected[key], before[key], expected["train_loss"]))
+            for key, got in shaped.items()]
 
 
 @judge("train_loop")
 def judge_train_loop(data, inputs):
-    return (judge_history(data["with_val"], "train with validation data")
-            + judge_history(data["no_val"], "train without validation data"))
+    labels = {"with_val": "train with validation data", "no_val": "train without validation data"}
+    return [p for run, setup in probes.TRAIN_RUNS.items() for p in judge_train_run(data[run], labels[run], setup)]
 
 
 @judge("evaluate")
@@ -338,7 +438,8 @@ def judge_evaluate(data, inputs):
     model, X, y = probes.evaluate_inputs()
     f = model.forward(X)
     out = []
-    for label, threshold in (("default", 0.5), ("t0.5", 0.5), ("t0.3", 0.3)):
+    for label, kwargs in probes.EVALUATE_LABELS.items():
+        threshold = kwargs.get("threshold", 0.5)
         expected = evaluate(model, X, y, threshold=threshold)
         call = "evaluate(model, X, y)" if label == "default" else f"evaluate(model, X, y, threshold={threshold})"
         for k in ("loss", "accuracy"):
@@ -367,21 +468,35 @@ def _finite(value):
     return float(value) if np.isfinite(value) else float("inf")
 
 
+XOR_SHAPES = {"W1": (probes.XOR_SETUP["hidden_dim"], 2), "b1": (probes.XOR_SETUP["hidden_dim"],),
+              "W2": (1, probes.XOR_SETUP["hidden_dim"]), "b2": (1,)}
+
+
+def xor_shape_problems(got, when):
+    params = {k: as_array(v) for k, v in got.items()}
+    wrong = [f"{k} has shape {params[k].shape if k in params else 'missing'}, expected {s}"
+             for k, s in XOR_SHAPES.items() if k not in params or params[k].shape != s]
+    if not wrong and not all(np.isfinite(params[k]).all() for k in PARAM_NAMES):
+        wrong = ["some parameters are not finite numbers (NaN or inf)"]
+    return [f"{when}: " + "; ".join(wrong)] if wrong else []
+
+
 @judge("xor_training")
 def judge_xor_training(data, inputs):
-    params = {k: as_array(v) for k, v in data["params"].items()}
-    h = probes.XOR_SETUP["hidden_dim"]
-    shapes = {"W1": (h, 2), "b1": (h,), "W2": (1, h), "b2": (1,)}
-    wrong = [f"{k} has shape {params[k].shape if k in params else 'missing'}, expected {s}"
-             for k, s in shapes.items() if k not in params or params[k].shape != s]
+    """The student's own model, SGD and train on XOR: the parameters they report are their output
+    (what their code computed), judged by the reference model on the grader's validation data."""
+    wrong = (xor_shape_problems(data["initial_params"], "the model's parameters before training")
+             + xor_shape_problems(data["params"], "after training"))
     if wrong:
-        return ["after training: " + "; ".join(wrong)]
-    with np.errstate(all="ignore"):
-        accuracy, _, change = xor_scores(data, inputs)
+        return wrong
+    accuracy, _, change = xor_scores(data, inputs)
     out = []
     if not accuracy > XOR_MIN_ACCURACY:
         out.append(f"XOR validation accuracy after {probes.XOR_SETUP['n_epochs']} epochs (seeded) is {accuracy:.1%}; it must exceed "
                    f"{XOR_MIN_ACCURACY:.0%}. Check backward, the SGD step and the training loop.")
+    elif not math.isfinite(change):
+        out.append("the model's parameters before training are all 0, so training's effect cannot be measured: "
+                   "initialise the weights randomly (zero weights never learn)")
     elif not change >= XOR_MIN_CHANGE:
         out.append(f"training barely changed the model (its parameters moved by {change:.1%} of their size; "
                    f"correct training moves them by at least {XOR_MIN_CHANGE:.1%}): this accuracy comes from the "

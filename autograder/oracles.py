@@ -6,11 +6,16 @@ deliberately *not* the assignment's solution:
 
 - ``CorrectReLU`` / ``CorrectSigmoid`` are injected while a probe builds the
   student's model, so the forward/backward checks do not inherit a broken
-  activation. (They run only inside the check that needs them.)
+  activation (as subclasses of the student's classes, see ``probes.shielded``).
+  They run only inside the check that needs them.
 - ``LinearNet`` is a two-layer *linear* network (no activation) with the MLP's
   parameter names and shapes. The gradient-check, SGD, training and
-  evaluation checks run the student's code on it. It records every call, so a
-  judge can see which mini-batches ``train`` used and when the optimiser ran.
+  evaluation checks run the student's code on it. It records the input of every
+  ``backward`` call, so the train check can report which mini-batches ``train`` used.
+- ``CountingSGD`` is a correct SGD step that counts its calls: the optimiser ``train``
+  is graded with.
+- ``sgd_replay`` runs on the grading side: correct SGD steps on recorded mini-batches, so
+  the train check computes its expected values itself instead of trusting the sandbox.
 
 Shapes: W1 (h, d), b1 (h,), W2 (1, h), b2 (1,); x (d,) or X (n, d).
 """
@@ -28,6 +33,9 @@ class CorrectReLU:
     def derivative(self, z):
         return (np.asarray(z, dtype=float) > 0).astype(float)
 
+    def __call__(self, z):
+        return self.forward(z)
+
 
 class CorrectSigmoid:
     name = "sigmoid"
@@ -41,6 +49,9 @@ class CorrectSigmoid:
         s = self.forward(z)
         return s * (1.0 - s)
 
+    def __call__(self, z):
+        return self.forward(z)
+
 
 class LinearNet:
     """f = W2 (W1 x + b1) + b2, loss = mean of 1/2 (f - y)^2.
@@ -53,7 +64,6 @@ class LinearNet:
         self.set_parameters(params)
         self.grad_scale = grad_scale or {}
         self.batches = []      # X passed to each backward call
-        self.last_grads = {}
 
     def get_parameters(self):
         return {k: getattr(self, k).copy() for k in PARAM_NAMES}
@@ -75,7 +85,8 @@ class LinearNet:
         x = np.asarray(x, dtype=float)
         self.batches.append(x.copy())
         X = np.atleast_2d(x)
-        df = (np.atleast_1d(np.asarray(f, dtype=float)) - np.atleast_1d(y)) / X.shape[0]  # (n,)
+        n = X.shape[0]
+        df = (np.reshape(np.asarray(f, dtype=float), n) - np.reshape(np.asarray(y, dtype=float), n)) / n  # (n,)
         a1 = X @ self.W1.T + self.b1                           # (n, h)
         da1 = np.outer(df, self.W2[0])                         # (n, h)
         grads = {
@@ -86,8 +97,34 @@ class LinearNet:
         }
         for name, scale in self.grad_scale.items():
             grads["dL_d" + name] = grads["dL_d" + name] * scale
-        self.last_grads = {k: v.copy() for k, v in grads.items()}
         return grads
+
+
+class CountingSGD:
+    """p ← p − η ∂L/∂p for every parameter (a correct step), counting the calls."""
+
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+        self.steps = 0
+
+    def step(self, model, grads):
+        self.steps += 1
+        params = model.get_parameters()
+        model.set_parameters({k: params[k] - self.learning_rate * np.asarray(grads["dL_d" + k])
+                              for k in PARAM_NAMES})
+
+
+def sgd_replay(params, X, y, batches, learning_rate, target_rows=None):
+    """[parameters after each step] of correct SGD on a LinearNet from `params`, one step per
+    mini-batch (a list of row indices into X and y), each with the gradient at the current
+    parameters: what ``train`` must have done with the batches it was recorded using.
+    `target_rows`: other rows of y for each batch (to compute the result of a known mistake)."""
+    model, optimizer, out = LinearNet(params), CountingSGD(learning_rate), []
+    for rows, target in zip(batches, batches if target_rows is None else target_rows, strict=True):
+        X_batch, y_batch = X[rows], y[target]
+        optimizer.step(model, model.backward(X_batch, y_batch, model.forward(X_batch)))
+        out.append(model.get_parameters())
+    return out
 
 
 def linear_net_params(input_dim, hidden_dim, seed, scale=1.0):

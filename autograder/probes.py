@@ -7,6 +7,14 @@ returns JSON-able data (nested dicts/lists of floats, ints, bools, strings).
 It decides nothing: the judges in ``judges.py`` compare that data with the
 reference in ``src/``, outside the student's process.
 
+Each probe declares the form of its data (``@probe(name, returns=schema)``, schema types
+from ``protocol.py``; ``SCHEMAS`` holds them). The grader validates the data against it
+before judging: whatever arrives from the sandbox is the student's output (student code
+runs in the probe's process and may rewrite it), so the data holds only what the student's
+code produced, never a parameter of the judgement. Inputs, seeds, learning rates and the
+like are module constants and functions here, which the grading side imports from its own,
+untampered copy of this module.
+
 This module must import nothing from ``src`` or ``judges``: it is loaded into
 the sandbox where student code runs (see ``sandbox.py``).
 """
@@ -16,19 +24,24 @@ import warnings
 
 import numpy as np
 
-from autograder.oracles import (CorrectReLU, CorrectSigmoid, LinearNet,
+from autograder.oracles import (CorrectReLU, CorrectSigmoid, CountingSGD, LinearNet,
                                 linear_net_params, PARAM_NAMES)
+from autograder.protocol import Arr, Flag, Map, Num, Opt, Rec, Seq
 
 PROBES = {}
+SCHEMAS = {}     # check name -> the schema of its probe's data (protocol.validate)
+GRAD_KEYS = tuple("dL_d" + p for p in PARAM_NAMES)
 
 
 class StudentCodeError(Exception):
     """The student's code raised, or returned something unusable. Message is shown to the student."""
 
 
-def probe(name):
+def probe(name, returns):
+    """Register a probe for check `name`, with the schema of the data it returns."""
     def register(fn):
         PROBES[name] = fn
+        SCHEMAS[name] = returns
         return fn
     return register
 
@@ -83,8 +96,7 @@ def plain(value, what):
 def grads_plain(grads, what):
     if not isinstance(grads, dict):
         raise StudentCodeError(f"{what} must return a dict of gradients, got {type(grads).__name__}")
-    return {key: plain(grads[key], f"{what}['{key}']") for key in ("dL_d" + p for p in PARAM_NAMES)
-            if key in grads}
+    return {key: plain(grads[key], f"{what}['{key}']") for key in GRAD_KEYS if key in grads}
 
 
 def params_plain(params, what):
@@ -93,11 +105,29 @@ def params_plain(params, what):
     return {k: plain(params[k], f"{what}['{k}']") for k in PARAM_NAMES if k in params}
 
 
+def _accept_any(self, *args, **kwargs):
+    pass
+
+
+def shielded(correct, theirs):
+    """The known-good activation class `correct`, as a subclass of the student's own class when that
+    is a class (a model that checks isinstance(self.activation, ReLU) still recognises it); every
+    method the model may call (forward, derivative, __call__, __init__) is the correct one."""
+    if isinstance(theirs, type):
+        try:
+            methods = {"name": correct.name, "forward": correct.forward, "derivative": correct.derivative,
+                       "__call__": correct.__call__, "__init__": _accept_any}
+            return type(theirs.__name__, (theirs,), methods)
+        except Exception:  # noqa: BLE001 - a class that cannot be subclassed: the plain stand-in
+            pass
+    return correct
+
+
 @contextlib.contextmanager
 def correct_activations(ns):
     """Build the student's model with known-good activations, then restore theirs."""
     saved = {k: ns.get(k) for k in ("ReLU", "Sigmoid")}
-    ns["ReLU"], ns["Sigmoid"] = CorrectReLU, CorrectSigmoid
+    ns["ReLU"], ns["Sigmoid"] = shielded(CorrectReLU, saved["ReLU"]), shielded(CorrectSigmoid, saved["Sigmoid"])
     try:
         yield
     finally:
@@ -116,6 +146,13 @@ def student_model(ns, params, activation):
         model = call("OneHiddenLayerMLP(...)", cls, input_dim=d, hidden_dim=h, activation=activation)
     call("set_parameters", model.set_parameters, {k: np.array(v, dtype=float) for k, v in params.items()})
     return model
+
+
+# --- the forms of data several probes share (protocol schemas) ----------------------------------
+GRADS = Map(GRAD_KEYS, Arr())                        # a student's dict of gradients (missing keys: the judge's)
+PARAMS = Map(PARAM_NAMES, Arr())                     # a dict of parameters
+HISTORY = Map(("train_loss", "val_loss"), Opt(Arr()))  # train's history (val_loss may be None or absent)
+FORWARD = Rec({"f": Arr(), "a1": Arr(), "h1": Arr()})
 
 
 def forward_record(model, x):
@@ -144,6 +181,9 @@ def random_cases(seed):
     return params, cases
 
 
+N_RANDOM_CASES = len(random_cases(0)[1])     # two single samples, two batches
+
+
 # --- activations -------------------------------------------------------------
 
 def activation_inputs(key):
@@ -164,25 +204,28 @@ def activation_probe(ns, class_name, key):
         }
 
 
-@probe("relu")
+ACTIVATION = Rec({f"{part}_{i}": Arr() for part in ("forward", "derivative") for i in range(2)})
+
+
+@probe("relu", returns=ACTIVATION)
 def probe_relu(ns, inputs):
     return activation_probe(ns, "ReLU", "relu")
 
 
-@probe("sigmoid")
+@probe("sigmoid", returns=ACTIVATION)
 def probe_sigmoid(ns, inputs):
     return activation_probe(ns, "Sigmoid", "sigmoid")
 
 
 # --- forward / backward -------------------------------------------------------
 
-@probe("forward_appendix_a")
+@probe("forward_appendix_a", returns=FORWARD)
 def probe_forward_appendix_a(ns, inputs):
     model = student_model(ns, APPENDIX_A["params"], "relu")
     return forward_record(model, np.array(APPENDIX_A["x"]))
 
 
-@probe("forward_random")
+@probe("forward_random", returns=Rec({a: Seq(FORWARD, length=N_RANDOM_CASES) for a in ("relu", "sigmoid")}))
 def probe_forward_random(ns, inputs):
     params, cases = random_cases(seed=11)
     out = {}
@@ -218,7 +261,7 @@ def backward_round(model, params, activation, x, y):
     return grads_plain(call("backward", model.backward, x, y, f), "backward")
 
 
-@probe("backward_appendix_a")
+@probe("backward_appendix_a", returns=GRADS)
 def probe_backward_appendix_a(ns, inputs):
     model = student_model(ns, APPENDIX_A["params"], "relu")
     return backward_round(model, APPENDIX_A["params"], "relu", np.array(APPENDIX_A["x"]), APPENDIX_A["y"])
@@ -231,12 +274,12 @@ def backward_probe(ns, activation):
     return [backward_round(model, params, activation, x, y) for x, y in cases]
 
 
-@probe("backward_relu")
+@probe("backward_relu", returns=Seq(GRADS, length=N_RANDOM_CASES))
 def probe_backward_relu(ns, inputs):
     return backward_probe(ns, "relu")
 
 
-@probe("backward_sigmoid")
+@probe("backward_sigmoid", returns=Seq(GRADS, length=N_RANDOM_CASES))
 def probe_backward_sigmoid(ns, inputs):
     return backward_probe(ns, "sigmoid")
 
@@ -248,14 +291,21 @@ def cubic(theta):
     return float(np.sum(theta ** 3) + np.sum(theta) ** 2)
 
 
-@probe("numerical_gradient")
+NUMERICAL_EPSILON = 1e-5
+
+
+def numerical_gradient_theta():
+    """The fixed θ at which numerical_gradient is probed (and judged)."""
+    return np.random.default_rng(5).standard_normal((2, 3)) * 2
+
+
+@probe("numerical_gradient", returns=Rec({"grad": Arr(), "restored": Flag()}))
 def probe_numerical_gradient(ns, inputs):
     numerical_gradient = lookup(ns, "numerical_gradient")
-    theta = np.random.default_rng(5).standard_normal((2, 3)) * 2
-    before = theta.copy()
-    grad = call("numerical_gradient", numerical_gradient, cubic, theta, epsilon=1e-5)
-    return {"theta": plain(before, "theta"), "grad": plain(grad, "numerical_gradient"),
-            "restored": bool(np.array_equal(theta, before))}
+    theta = numerical_gradient_theta()
+    grad = call("numerical_gradient", numerical_gradient, cubic, theta, epsilon=NUMERICAL_EPSILON)
+    return {"grad": plain(grad, "numerical_gradient"),
+            "restored": bool(np.array_equal(theta, numerical_gradient_theta()))}
 
 
 GRADIENT_CHECK_CASES = {
@@ -267,7 +317,12 @@ GRADIENT_CHECK_CASES = {
 }
 
 
-@probe("gradient_check")
+GRADIENT_CHECK = Rec({case: Rec({"result": Map(PARAM_NAMES, Rec({"passed": Flag(), "error": Arr()})),
+                                  "restored": Flag()})
+                       for case in GRADIENT_CHECK_CASES})
+
+
+@probe("gradient_check", returns=GRADIENT_CHECK)
 def probe_gradient_check(ns, inputs):
     check_all_gradients = lookup(ns, "check_all_gradients")
     out = {}
@@ -289,38 +344,27 @@ def probe_gradient_check(ns, inputs):
 
 # --- optimisation ----------------------------------------------------------------
 
-@probe("sgd_step")
+SGD_CASES = ((0.1, 31), (0.025, 32))     # (learning rate, seed of the model and its gradients)
+
+
+def sgd_inputs(seed):
+    """(parameters, gradients) of one sgd_step case: seeded LinearNet-shaped arrays."""
+    grads = {"dL_d" + k: v for k, v in linear_net_params(3, 4, seed + 100).items()}
+    return linear_net_params(3, 4, seed), grads
+
+
+@probe("sgd_step", returns=Seq(PARAMS, length=len(SGD_CASES)))
 def probe_sgd_step(ns, inputs):
+    """The parameters after one step of the student's SGD, per case of SGD_CASES."""
     SGD = lookup(ns, "SGD")
     out = []
-    for lr, seed in ((0.1, 31), (0.025, 32)):
-        model = LinearNet(linear_net_params(3, 4, seed))
-        grads = {"dL_d" + k: v for k, v in linear_net_params(3, 4, seed + 100).items()}
+    for lr, seed in SGD_CASES:
+        params, grads = sgd_inputs(seed)
+        model = LinearNet(params)
         optimizer = call("SGD(learning_rate=...)", SGD, learning_rate=lr)
-        call("SGD.step", optimizer.step, model, {k: v.copy() for k, v in grads.items()})
-        out.append({"lr": lr, "seed": seed, "after": params_plain(model.get_parameters(), "model")})
+        call("SGD.step", optimizer.step, model, grads)
+        out.append(params_plain(model.get_parameters(), "model"))
     return out
-
-
-class RecordingSGD:
-    """A correct SGD step that records what ``train`` gave it and the loss after every step."""
-
-    def __init__(self, learning_rate, X, y, X_val=None, y_val=None):
-        self.learning_rate = learning_rate
-        self.data = (X, y, X_val, y_val)
-        self.train_loss, self.val_loss, self.fresh_grads = [], [], []
-
-    def step(self, model, grads):
-        X, y, X_val, y_val = self.data
-        # was this step given the gradients of the backward call just before it?
-        self.fresh_grads.append(len(model.batches) > len(self.fresh_grads) and all(
-            np.array_equal(np.asarray(grads.get(k)), v) for k, v in model.last_grads.items()))
-        params = model.get_parameters()
-        model.set_parameters({k: params[k] - self.learning_rate * np.asarray(grads["dL_d" + k])
-                              for k in PARAM_NAMES})
-        self.train_loss.append(model.loss(X, y))
-        if X_val is not None:
-            self.val_loss.append(model.loss(X_val, y_val))
 
 
 def history_plain(history):
@@ -330,38 +374,71 @@ def history_plain(history):
             for k in ("train_loss", "val_loss") if k in history}
 
 
-def batch_rows(model, X):
-    """Each recorded backward batch as a list of row indices into X (rows of X are distinct)."""
-    index = {row.tobytes(): i for i, row in enumerate(X)}
-    return [[index.get(row.tobytes(), -1) for row in np.atleast_2d(b)] for b in model.batches]
+TRAIN_SETUP = {"n": 50, "n_val": 20, "lr": 0.05, "init_seed": 42, "init_scale": 0.5}
+TRAIN_RUNS = {      # run -> how train is called on TRAIN_SETUP's data
+    "with_val": {"epochs": 4, "batch_size": 16, "validation": True},
+    "no_val": {"epochs": 2, "batch_size": 50, "validation": False},
+}
+MAX_BACKWARD_CALLS = 1000     # the record of a run is at most this many batches of at most MAX_BATCH_ROWS rows
+MAX_BATCH_ROWS = 1000
 
 
-TRAIN_SETUP = {"n": 50, "n_val": 20, "lr": 0.05, "epochs": 4, "batch_size": 16}
-
-
-@probe("train_loop")
-def probe_train_loop(ns, inputs):
-    train = lookup(ns, "train")
+def train_data():
+    """(X, y, X_val, y_val) of the train_loop check: a noisy linear target, seeded (rows of X distinct)."""
     s = TRAIN_SETUP
     rng = np.random.default_rng(41)
     X, X_val = rng.standard_normal((s["n"], 2)), rng.standard_normal((s["n_val"], 2))
     w = np.array([1.5, -2.0])
     y, y_val = X @ w + 0.1 * rng.standard_normal(s["n"]), X_val @ w + 0.1 * rng.standard_normal(s["n_val"])
+    return X, y, X_val, y_val
+
+
+def train_initial_params():
+    """The parameters of the stand-in model every train_loop run starts from."""
+    return linear_net_params(2, 3, TRAIN_SETUP["init_seed"], scale=TRAIN_SETUP["init_scale"])
+
+
+def batch_rows(model, X):
+    """Each recorded backward batch as a list of row indices into X (-1: a row that is not a row of X)."""
+    if len(model.batches) > MAX_BACKWARD_CALLS:
+        raise StudentCodeError(f"train called backward {len(model.batches)} times on {len(X)} samples "
+                               f"(more than the grader records, {MAX_BACKWARD_CALLS}): is an epoch a loop over "
+                               "mini-batches of the data?")
+    index = {row.tobytes(): i for i, row in enumerate(X)}
+    out = []
+    for batch in model.batches:
+        batch = np.atleast_2d(batch)
+        if len(batch) > MAX_BATCH_ROWS:
+            raise StudentCodeError(f"train passed backward a batch of {len(batch)} rows, but X has only {len(X)}")
+        out.append([index.get(row.tobytes(), -1) for row in batch])
+    return out
+
+
+TRAIN_RECORD = Rec({
+    "history": HISTORY,                       # what train returned
+    "batches": Seq(Seq(Num(), max_length=MAX_BATCH_ROWS), max_length=MAX_BACKWARD_CALLS),  # rows of X per backward
+    "steps": Num(),                           # optimizer.step calls
+    "params": PARAMS,                         # the stand-in model's parameters after train
+})
+
+
+@probe("train_loop", returns=Rec({run: TRAIN_RECORD for run in TRAIN_RUNS}))
+def probe_train_loop(ns, inputs):
+    """The record of the student's train on a stand-in model with a correct SGD: which rows of X each
+    backward call received, in order, how many optimizer steps it took, the model's final parameters
+    and the history it returned. The judge replays the batches to know what all of it should be."""
+    train = lookup(ns, "train")
+    X, y, X_val, y_val = train_data()
     out = {}
-    for run, with_val, epochs, bs in (("with_val", True, s["epochs"], s["batch_size"]),
-                                     ("no_val", False, 2, s["n"])):
-        model = LinearNet(linear_net_params(2, 3, 42, scale=0.5))
-        opt = RecordingSGD(s["lr"], X, y, *((X_val, y_val) if with_val else ()))
-        before = [model.loss(X, y), model.loss(X_val, y_val) if with_val else None]
-        kwargs = dict(n_epochs=epochs, batch_size=bs)
-        if with_val:
+    for run, setup in TRAIN_RUNS.items():
+        model = LinearNet(train_initial_params())
+        optimizer = CountingSGD(TRAIN_SETUP["lr"])
+        kwargs = dict(n_epochs=setup["epochs"], batch_size=setup["batch_size"])
+        if setup["validation"]:
             kwargs.update(X_val=X_val, y_val=y_val)
-        history = call("train", train, model, X, y, opt, **kwargs)
+        history = call("train", train, model, X, y, optimizer, **kwargs)
         out[run] = {"history": history_plain(history), "batches": batch_rows(model, X),
-                    "steps": len(opt.train_loss), "fresh_grads": opt.fresh_grads,
-                    "train_loss_after_step": opt.train_loss, "val_loss_after_step": opt.val_loss,
-                    "loss_before_training": before,
-                    "epochs": epochs, "batch_size": bs, "n": s["n"]}
+                    "steps": int(optimizer.steps), "params": params_plain(model.get_parameters(), "the model")}
     return out
 
 
@@ -377,12 +454,15 @@ def evaluate_inputs():
     return model, X, y
 
 
-@probe("evaluate")
+EVALUATE_LABELS = {"default": {}, "t0.5": {"threshold": 0.5}, "t0.3": {"threshold": 0.3}}   # label -> kwargs
+
+
+@probe("evaluate", returns=Rec({label: Rec({"loss": Arr(), "accuracy": Arr()}) for label in EVALUATE_LABELS}))
 def probe_evaluate(ns, inputs):
     evaluate = lookup(ns, "evaluate")
     model, X, y = evaluate_inputs()
     out = {}
-    for label, kwargs in (("default", {}), ("t0.5", {"threshold": 0.5}), ("t0.3", {"threshold": 0.3})):
+    for label, kwargs in EVALUATE_LABELS.items():
         metrics = call("evaluate", evaluate, model, X, y, **kwargs)
         if not isinstance(metrics, dict):
             raise StudentCodeError(f"evaluate must return a dict, got {type(metrics).__name__}")
@@ -400,7 +480,7 @@ def probe_evaluate(ns, inputs):
 XOR_SETUP = {"hidden_dim": 32, "learning_rate": 0.02, "n_epochs": 3, "batch_size": 1}
 
 
-@probe("xor_training")
+@probe("xor_training", returns=Rec({"initial_params": PARAMS, "params": PARAMS, "history": HISTORY}))
 def probe_xor_training(ns, inputs):
     """The student's whole pipeline (model, SGD, train) on XOR, seeded.
 

@@ -153,7 +153,7 @@ def _apply_limits(limits, keep_fds, isolated):
         os.setsid()
     with open("/proc/self/statm") as f:
         mapped = int(f.read().split()[0]) * resource.getpagesize()
-    memory = mapped + limits["memory_mb"] * 2 ** 20
+    memory = mapped + limits["memory_mb"] * 2 ** 20 // 2     # one process: half of what all may hold together
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * 2 ** 20,) * 2)
@@ -163,26 +163,46 @@ def _apply_limits(limits, keep_fds, isolated):
         resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES + 8, MAX_PROCESSES + 8))
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     os.chdir("/submission" if isolated else ".")
-    sys.path[:] = [os.getcwd()]
+    sys.path[:] = [os.getcwd()] + [p for p in sys.path if p and p != os.getcwd()]   # stdlib, packages
     sys.stdout = sys.stderr = open(os.devnull, "w")
 
 
 # --- restoring the modules a probe relies on --------------------------------------------------
 
+def _heap_classes(module):
+    """Classes defined in Python (not C types) that `module` exposes: their dicts can be put back."""
+    return [c for c in vars(module).values() if isinstance(c, type) and c.__flags__ & (1 << 9)]   # HEAPTYPE
+
+
 def _snapshot():
-    """The attributes of the trusted modules and of the sandbox's classes, before student code runs."""
-    modules = {name: sys.modules[name] for name in TRUSTED_MODULES if name in sys.modules}
+    """The attributes of the trusted modules, of their Python classes (numpy's errstate, the sandbox's
+    own classes) and the code of their functions, before student code runs."""
+    modules = {name: sys.modules[name] for name in TRUSTED_MODULES + ("__main__", "autograder.runner",
+                                                                         "autograder.protocol")
+               if name in sys.modules}
     attrs = {name: dict(vars(m)) for name, m in modules.items()}
+    classes = {cls: dict(vars(cls)) for m in modules.values() for cls in _heap_classes(m)}
+    functions = {}
+    for namespace in list(attrs.values()) + list(classes.values()):
+        for value in namespace.values():
+            value = getattr(value, "__func__", value)
+            if type(value).__name__ == "function":
+                functions[value] = (value.__code__, value.__defaults__, value.__kwdefaults__)
     grader = [m for m in modules.values() if m.__name__.startswith("autograder")]
-    classes = {cls: dict(vars(cls)) for m in grader for cls in vars(m).values()
-               if isinstance(cls, type) and getattr(cls, "__module__", "").startswith("autograder")}
     tables = [(value, copy.deepcopy(value)) for m in grader for key, value in vars(m).items()
               if type(value) in (dict, list) and not key.startswith("__")]
-    return modules, attrs, classes, tables
+    return modules, attrs, classes, functions, tables
 
 
 def _restore(snapshot):
-    modules, attrs, classes, tables = snapshot
+    """Put back what _snapshot saw. For robustness of honest probes, not for security: code in the
+    student's process can always change what it reports (the grader judges it as a claim)."""
+    modules, attrs, classes, functions, tables = snapshot
+    for function, (code, defaults, kwdefaults) in functions.items():
+        try:
+            function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
+        except (AttributeError, TypeError, ValueError):
+            pass
     for name, module in modules.items():
         sys.modules[name] = module
         namespace = vars(module)
@@ -214,7 +234,7 @@ def _cells_process(job, report_fd, command_fd, isolated):
     from IPython.core.inputtransformer2 import TransformerManager
     from autograder.probes import run_probe
     write, read, fork, waitpid, exit_now = os.write, os.read, os.fork, os.waitpid, os._exit
-    dumps, setrlimit, getrusage = json.dumps, resource.setrlimit, resource.getrusage
+    dumps, setrlimit, getrusage, restore = json.dumps, resource.setrlimit, resource.getrusage, _restore
     snapshot = _snapshot()
 
     def report(event):
@@ -236,9 +256,11 @@ def _cells_process(job, report_fd, command_fd, isolated):
                 exec(compile(TransformerManager().transform_cell(source), f"<cell {label}>", "exec"), namespace)
             except BaseException as e:  # noqa: BLE001 - SyntaxError, SystemExit, MemoryError, ...
                 cell_errors.append({"cell": label, "error": f"{type(e).__name__}: {safe_str(e)}"[:400]})
-            _restore(snapshot)
+            restore(snapshot)
         usage = getrusage(resource.RUSAGE_SELF)
         cpu_left = max(1, int(limits["cpu_seconds"] - usage.ru_utime - usage.ru_stime))
+        if isolated:
+            _become_zygote()          # from here on, only this process and its checks hold the channel
         report({"event": Event.CELLS_DONE, "cell_errors": cell_errors})
         pending = b""
         while True:
@@ -263,7 +285,7 @@ def _cells_process(job, report_fd, command_fd, isolated):
                     os.setpgid(0, 0)
                     os.close(command_fd)
                     setrlimit(resource.RLIMIT_CPU, (cpu_left, cpu_left + 1))
-                    _restore(snapshot)
+                    restore(snapshot)
                     status, data = run_probe(name, namespace, job["inputs"].get(name, {}))
                     report({"event": Event.RESULT, "check": name, "status": status, "data": data})
                 finally:
@@ -276,6 +298,66 @@ def _cells_process(job, report_fd, command_fd, isolated):
             report({"event": Event.CHECK_DONE, "check": name, "wait_status": wait_status})
     finally:
         exit_now(0)
+
+
+# Pid 1 after the cells: waits for the zygote and exits as it did. It holds no file descriptor, no
+# thread and nothing of the submission's code (execve dropped them all).
+SUPERVISOR = """
+import ctypes, os, sys
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+zygote = int(sys.argv[1])
+while True:
+    try:
+        pid, status = os.wait()
+    except ChildProcessError:
+        os._exit(0)
+    if pid == zygote:
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+"""
+
+
+def _become_zygote():
+    """After the cells, in pid 1: fork the zygote (a copy of this thread only: no thread the cells
+    started), make pid 1 a bare supervisor (execve ends its threads and closes its descriptors), and
+    in the zygote kill every other process of the namespace (what the cells forked). So between
+    checks nothing of the student's can write on the report channel, and during a check only that
+    check's processes can: a forged or garbled line can only cost the check in progress."""
+    _kill_all_but_me()                         # also frees the process slots a fork bomb took
+    gate_r, gate_w = os.pipe()                 # close-on-exec: EOF for the zygote when pid 1 has exec'd
+    zygote = os.fork()
+    if zygote:
+        os.execv(sys.executable, [sys.executable, "-S", "-c", SUPERVISOR, str(zygote)])
+    os.close(gate_w)
+    while os.read(gate_r, 1):
+        pass
+    os.close(gate_r)
+    _kill_all_but_me()
+
+
+def _kill_all_but_me(seconds=5.0):
+    """SIGKILL every process of the submission's pid namespace but pid 1 and this one, until none is left."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(-1, signal.SIGKILL)            # every process but pid 1 and the caller
+        except OSError:
+            pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:   # reap our own (pid 1 reaps the orphans)
+                pass
+        except ChildProcessError:
+            pass
+        if not [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid()) and not _zombie(p)]:
+            return
+        time.sleep(0.001)
+
+
+def _zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def _submission_leader(job, report_fd, command_fd, isolated):
@@ -444,7 +526,8 @@ def _failure(box, kind, limits, where):
                                 f"exceeded {where}")
     if kind == "dead":
         return Status.CRASHED, _death(box.wait_status, where)
-    return Status.CRASHED, f"your code produced an oversized or garbled report {where}"
+    return Status.CRASHED, (f"your code wrote to the grader's report channel or garbled it {where} "
+                            "(output out of protocol order, not JSON, or too large)")
 
 
 def _run_cells(job, cells, limits, isolated):
@@ -454,7 +537,11 @@ def _run_cells(job, cells, limits, isolated):
     while True:
         event = box.next_event(box.start + limits["wall_seconds"])
         kind = event["event"]
-        if kind == Event.CELL_START and 0 <= event["index"] < len(cells):
+        expected = 0 if started is None else started + 1
+        if kind in (Event.RESULT, Event.CHECK_DONE) or (kind == Event.CELL_START and event["index"] != expected) \
+                or (kind == Event.CELLS_DONE and expected != len(cells)):
+            kind = "garbled"          # out of protocol order: written by the student's code, not the runner
+        if kind == Event.CELL_START:
             started = event["index"]
         elif kind == Event.CELLS_DONE:
             box.cell_errors = event["cell_errors"]
@@ -483,9 +570,12 @@ def _run_check(box, name, limits):
     while True:
         event = box.next_event(deadline)
         kind = event["event"]
-        if kind == Event.RESULT and event["check"] == name and result is None:
+        if kind in (Event.CELL_START, Event.CELLS_DONE) or (kind in (Event.RESULT, Event.CHECK_DONE) and (
+                event["check"] != name or (kind == Event.RESULT and result is not None))):
+            kind = "garbled"          # out of protocol order: another check's, a second result, a cell's
+        if kind == Event.RESULT:
             result = event
-        elif kind == Event.CHECK_DONE and event["check"] == name:
+        elif kind == Event.CHECK_DONE:
             break
         elif kind in ("timeout", "dead", "oversized", "garbled", "memory"):
             break
@@ -496,7 +586,8 @@ def _run_check(box, name, limits):
         return dict(common, status=Status(result["status"]), data=result["data"]), True
     if kind == Event.CHECK_DONE:
         return dict(common, status=Status.CRASHED, reason=_death(event["wait_status"], where)), True
-    status, reason = _failure(box, kind, dict(limits, wall_seconds=budget), where)
+    shown = budget if name in calibrated else limits["wall_seconds"]      # the limit as the student knows it
+    status, reason = _failure(box, kind, dict(limits, wall_seconds=shown), where)
     return dict(common, status=status, reason=reason), False
 
 

@@ -115,7 +115,7 @@ def bwrap_command(binary, binds):
     for source, dest in binds:
         args += ["--ro-bind", source, dest]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/submission", "--dir", "/dev/shm",
-             "--remount-ro", "/", "--chdir", "/tmp"]      # bwrap's root tmpfs: nothing to leave for the next student
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]   # nothing to leave for the next one      # bwrap's root tmpfs: nothing to leave for the next student
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
            "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONPATH": "/grader", "PYTHONHASHSEED": "0",
            "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -219,7 +219,7 @@ class ForkServer:
                             os.mkdir(target)
                         else:
                             open(target, "w").close()
-                    preexec, who = _drop_to(uid, mounts), f"run as uid {uid} (dropped from root)"
+                    preexec, who = _drop_to(uid, mounts), "run by root under a dedicated unprivileged uid (dropped from root)"
                 command = bwrap_command(binary, binds)
                 self.isolation = ISOLATED.format(who=who)
             self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -18,6 +18,7 @@ COURSE_ID = "nn-from-scratch"
 
 def make_course(directory):
     """Copy the course into `directory` (symlinks in source/ stay relative and resolve inside the copy)."""
+    os.makedirs(directory, exist_ok=True)
     for name in COURSE_FILES:
         src, dst = os.path.join(ROOT, name), os.path.join(directory, name)
         if os.path.isdir(src):
@@ -52,3 +53,69 @@ def cell_scores(course, student):
         except Exception:  # noqa: BLE001 - MissingEntry: no submission recorded
             return {}
         return {g.name: g.auto_score for g in notebook.grades if g.name.startswith("test_")}
+
+
+# --- hostile submissions against the nbgrader path (tests/test_gradebook_sync.py) -------------------
+# Each carries one honest mistake (the ReLU derivative returns 1 everywhere: the relu check, 6 points),
+# so it deserves 94; a trick that worked would show up as a recorded 100.
+
+PATCH_RUN_CHECK = """try:
+    import autograder.notebook as _grader          # the module the hidden test cells import run_check from
+    _grader.run_check = lambda *args, **kwargs: True
+except Exception:
+    pass
+np.allclose = lambda *args, **kwargs: True         # and the visible asserts above the hidden block
+"""
+PATCH_NUMPY = """np.allclose = lambda *a, **k: True
+np.isclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+"""
+WRITE_GRADEBOOK = """import os as _os
+_folder = _os.path.abspath('.')
+for _up in range(6):                              # the kernel runs in autograded/<student>/mlp/
+    if _os.path.exists(_os.path.join(_folder, 'gradebook.db')):
+        try:
+            import sqlite3 as _sqlite3
+            _db = _sqlite3.connect(_os.path.join(_folder, 'gradebook.db'))
+            _db.execute('UPDATE grade SET manual_score = 1000, extra_credit = 50')
+            _db.commit()
+            _db.close()
+        except Exception:
+            pass
+        break
+    _folder = _os.path.dirname(_folder)
+"""
+HOSTILE = {
+    "patched_run_check": ("replaces autograder.notebook.run_check by `lambda *a: True` (and np.allclose, which "
+                          "the visible asserts use) in a solution cell",
+                          {"activations": PATCH_RUN_CHECK}),
+    "patched_numpy": ("replaces numpy's comparison functions by ones that always agree", {"activations": PATCH_NUMPY}),
+    "wrote_gradebook": ("writes manual scores and extra credit into ../../../gradebook.db from its kernel",
+                        {"evaluate": WRITE_GRADEBOOK}),
+}
+
+
+def write_hostile(directory):
+    """DIR/<name>.ipynb for every HOSTILE submission (the release, the instructor's solution, the wrong
+    ReLU derivative and the trick); returns {name: path}."""
+    from tests.adversarial.corpus import Case, notebook_bytes
+    os.makedirs(directory, exist_ok=True)
+    paths = {}
+    for name, (description, code) in HOSTILE.items():
+        path = os.path.join(directory, name + ".ipynb")
+        with open(path, "wb") as f:
+            f.write(notebook_bytes(Case(name, description, code)))
+        paths[name] = path
+    return paths
+
+
+def formgrader_scores(course, assignment="mlp"):
+    """{student: score} as Formgrader's Manage Submissions page gets them (nbgrader's NbGraderAPI), and
+    {student: {grade cell: score}} as its notebook view lists them (only students it shows as autograded)."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    api = NbGraderAPI(coursedir=CourseDirectory(root=course, course_id=COURSE_ID))
+    submissions = {s["student"]: s for s in api.get_submissions(assignment)}
+    notebooks = {s["student"]: s for s in api.get_notebook_submissions(assignment, "mlp")}
+    return submissions, notebooks

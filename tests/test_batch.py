@@ -13,9 +13,12 @@ import time
 
 import pytest
 
-from autograder import batch
+from autograder import batch, sandbox
+from autograder import submission as submitting
 from autograder.__main__ import main as cli
 from autograder.checks import CHECKS
+from autograder.grade import NO_CODE_RAN
+from autograder.judges import Verdict
 from autograder.sandbox import ROOT
 from examples.catalogue import BY_NAME
 
@@ -76,9 +79,14 @@ def test_statuses_scores_and_gradescope_results(tmp_path):
     assert "time limit of 2 s" in rows["eve"]["reason"] and "train_loop" in rows["eve"]["reason"]
     assert "invalid JSON" in rows["dan"]["reason"] and "empty" in rows["fay"]["reason"]
     assert rows["ann"]["reason"] == rows["ben"]["reason"] == ""
+    isolation = rows["ann"]["isolation"]
+    assert isolation and isolation != "unknown"
+    assert {s: r["isolation"] for s, r in rows.items()} == {
+        s: NO_CODE_RAN if s in ("dan", "fay") else isolation for s in rows}
     ann = record(tmp_path, "ann")
     assert ann["score"] == 100 and ann["max_score"] == 100 and len(ann["tests"]) == 13
-    assert {t["status"] for t in ann["tests"]} == {"passed"}
+    assert {t["status"] for t in ann["tests"]} == {"passed"} and ann["isolation"] == isolation
+    assert (record(tmp_path, "dan")["status"], record(tmp_path, "dan")["isolation"]) == ("invalid", NO_CODE_RAN)
     with open(os.path.join(directory, "ann", "mlp", "mlp.ipynb"), "rb") as f:
         import hashlib
         assert ann["submission_sha256"] == hashlib.sha256(f.read()).hexdigest()
@@ -150,6 +158,46 @@ def test_a_grader_failure_during_a_regrade_leaves_an_error_not_the_old_score(tmp
     monkeypatch.undo()
     assert grade_all(tmp_path, directory) == 0                 # an error record is retried on resume
     assert read_csv(tmp_path / "grades.csv")["ann"]["score"] == "100"
+
+
+def test_a_judge_reporting_a_grader_error_makes_the_student_error_not_a_lower_score(tmp_path, monkeypatch):
+    directory = make_class(tmp_path / "class", {"ann": "perfect", "ben": "no_relu_mask"})
+    real = submitting.run_judge
+
+    def judge(name, data, inputs):
+        if name == "evaluate":
+            return Verdict(False, "grader error (not your mistake): the judge broke", grader_error=True)
+        return real(name, data, inputs)
+    monkeypatch.setattr(submitting, "run_judge", judge)
+    assert grade_all(tmp_path, directory) == 1
+    rows = read_csv(tmp_path / "grades.csv")
+    for student in ("ann", "ben"):
+        assert (rows[student]["score"], rows[student]["status"]) == ("", "error")
+        assert "grader error (not the student's)" in rows[student]["reason"]
+        assert "check 'evaluate'" in rows[student]["reason"]
+    tests = record(tmp_path, "ann")["tests"]
+    assert [t["status"] for t in tests if t["name"] == CHECKS["evaluate"].title] == ["failed"]
+    monkeypatch.undo()
+    assert grade_all(tmp_path, directory) == 0                 # an error is regraded on the next run
+    assert read_csv(tmp_path / "grades.csv")["ann"]["score"] == "100"
+
+
+def test_no_isolation_stops_grade_all_with_its_one_line_reason(tmp_path, monkeypatch, capsys):
+    directory = make_class(tmp_path / "class", {"ann": "perfect", "ben": b"{"})
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)          # a machine without bubblewrap
+    assert grade_all(tmp_path, directory) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("cannot sandbox student code") and "--trust-submissions" in err
+    assert not os.path.exists(tmp_path / "grades.csv")
+
+
+def test_trust_submissions_is_passed_to_every_fork_server(tmp_path, monkeypatch):
+    directory = make_class(tmp_path / "class", {"ann": "perfect", "ben": "blank"})
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)          # trusted: no sandbox is needed
+    assert grade_all(tmp_path, directory, "--trust-submissions") == 0
+    rows = read_csv(tmp_path / "grades.csv")
+    assert rows["ann"]["score"] == "100" and rows["ben"]["score"] == "0"
+    assert {row["isolation"] for row in rows.values()} == {sandbox.TRUSTED}
 
 
 def descendants(pid):
@@ -245,6 +293,11 @@ def test_shard_runs_merge_to_the_full_run(tmp_path, capsys):
     batch.write_csv_atomically(rows, str(tmp_path / "conflict.csv"))
     with pytest.raises(ValueError, match="two shards"):
         batch.merge_csvs([outs[0], str(tmp_path / "conflict.csv")], str(tmp_path / "x.csv"))
+    # a CSV of a grader without the isolation column is refused
+    with open(tmp_path / "old.csv", "w") as f:
+        f.write("student,score,max_score,status,reason,nbgrader_score\nzed,1,100,graded,,\n")
+    with pytest.raises(ValueError, match="isolation"):
+        batch.merge_csvs([outs[0], str(tmp_path / "old.csv")], str(tmp_path / "x.csv"))
 
 
 def make_gradebook(path, scores):

@@ -1,9 +1,10 @@
 """End to end with the real nbgrader CLI: the main job on every example submission.
 
-Runs `python -m autograder nbgrader-run` (release, autograde, feedback, export, table) in a
-copy of the course and checks each student's per-cell grades in the gradebook, the table,
-and that both grading paths agree. Slow (real kernels, one endless loop): marked `slow`,
-and run in CI.
+Runs `python -m autograder nbgrader-run` (release, autograde, the sandbox's scores into the
+gradebook, feedback, export, table) in a copy of the course and checks each student's per-cell
+grades in the gradebook, the table, that the recorded score is the pytest path's, and that the
+in-kernel run agreed on these honest submissions. Slow (real kernels, one endless loop): marked
+`slow`, and run in CI. Hostile submissions: tests/test_gradebook_sync.py.
 """
 import csv
 import os
@@ -17,7 +18,8 @@ from examples.catalogue import EXAMPLES, SUBMISSIONS
 from nbgrader_course import cell_scores, make_course
 
 pytestmark = pytest.mark.slow
-NOT_GRADED = {"invalid_json": "not valid notebook JSON", "os_exit": "kernel died"}
+NOT_A_NOTEBOOK = {"invalid_json": "not valid notebook JSON"}
+KERNEL_DIED = {"os_exit": "kernel died"}       # nbgrader recorded nothing: the sandbox's score is recorded
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +30,10 @@ def course(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = {}
     for line in proc.stdout.splitlines():
-        parts = line.split(None, 4)
-        if len(parts) >= 4 and parts[0] in {e.name for e in EXAMPLES}:
-            table[parts[0]] = {"score": float(parts[1]), "max": int(parts[2]), "pytest": parts[3],
-                               "reason": parts[4] if len(parts) > 4 else ""}
+        parts = line.split(None, 5)
+        if len(parts) >= 5 and parts[0] in {e.name for e in EXAMPLES}:
+            table[parts[0]] = {"score": float(parts[1]), "max": int(parts[2]), "kernel": parts[3],
+                               "pytest": parts[4], "reason": parts[5] if len(parts) > 5 else ""}
     return course, table, proc.stdout
 
 
@@ -40,8 +42,10 @@ def test_each_submission_gets_the_grade_its_code_deserves(course, example):
     course_dir, table, _ = course
     row = table[example.name]
     assert row["max"] == MAX_SCORE
-    if example.name in NOT_GRADED:
-        assert row["score"] == 0 and NOT_GRADED[example.name] in row["reason"]
+    if example.name in NOT_A_NOTEBOOK:
+        assert row["score"] == 0 and NOT_A_NOTEBOOK[example.name] in row["reason"]
+        assert row["kernel"] == row["pytest"] == "-"
+        assert set(cell_scores(course_dir, example.name).values()) == {0}, "recorded as 0, not left empty"
         return
     cells = cell_scores(course_dir, example.name)
     assert set(cells) == {f"test_{name}" for name in CHECKS}
@@ -56,7 +60,11 @@ def test_each_submission_gets_the_grade_its_code_deserves(course, example):
     assert all(score == 0 for gid, score in cells.items() if gid[len("test_"):] in failed), "cells are all-or-nothing"
     expected_score = MAX_SCORE - sum(CHECKS[name].points for name in expected_failures)
     assert row["score"] == expected_score
-    assert float(row["pytest"]) == expected_score, "both grading paths must agree on a well-formed submission"
+    assert float(row["pytest"]) == expected_score, "the recorded score is the pytest path's"
+    if example.name in KERNEL_DIED:
+        assert row["kernel"] == "-" and KERNEL_DIED[example.name] in row["reason"]
+        return
+    assert float(row["kernel"]) == expected_score, "the in-kernel run agrees on an honest submission"
     assert bool(row["reason"]) == (example.name == "endless_loop")
 
 
@@ -66,7 +74,8 @@ def test_outputs_of_the_main_job(course):
     with open(os.path.join(course_dir, "grades.csv")) as f:
         exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
     assert exported == {name: row["score"] for name, row in table.items()}
-    assert os.path.exists(os.path.join(course_dir, "feedback", "perfect", "mlp", "mlp.html"))
+    for student in ("perfect", "os_exit"):    # os_exit: an autograded notebook made without running a kernel
+        assert os.path.exists(os.path.join(course_dir, "feedback", student, "mlp", "mlp.html"))
     feedback = open(os.path.join(course_dir, "feedback", "no_relu_mask", "mlp", "mlp.html")).read()
     assert "dL/dW1" in feedback, "the judge's message reaches the student's feedback"
     assert "nbgrader autograde exit status 1" in stdout

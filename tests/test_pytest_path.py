@@ -6,7 +6,12 @@ import sys
 
 import pytest
 
+from autograder import grade as grading
+from autograder import sandbox
+from autograder import submission as submitting
+from autograder.__main__ import main as cli
 from autograder.checks import CHECKS, MAX_SCORE
+from autograder.judges import Verdict
 from autograder.sandbox import ForkServer, Limits
 from autograder.submission import Submission
 from examples.catalogue import EXAMPLES, SUBMISSIONS
@@ -39,6 +44,7 @@ def test_example_fails_exactly_the_checks_it_breaks(example, server):
     else:
         assert failed == set(example.fails), example.description
     assert all(r.message for r in results.values() if r.name in failed), "every lost point needs a reason"
+    assert all(r.passed == (r.name not in failed) for r in results.values())
 
 
 def test_endless_loop_and_os_exit_are_reported_with_a_reason(server):
@@ -65,7 +71,10 @@ def test_cli_writes_gradescope_results_and_a_table(tmp_path):
         assert set(test) >= {"name", "score", "max_score", "output"}
     failed = [t for t in results["tests"] if t["score"] < t["max_score"]]
     assert any("learning_rate" in t["output"] for t in failed)
+    assert all(t["status"] == ("failed" if t in failed else "passed") for t in results["tests"])
     assert "sgd_step" in proc.stdout and "total" in proc.stdout
+    assert (results["status"], results["reason"]) == ("graded", "")
+    assert results["isolation"] and results["isolation"] != "unknown"
 
 
 @pytest.mark.parametrize("path, reason", [("examples/submissions/invalid_json.ipynb", "invalid JSON"),
@@ -78,4 +87,57 @@ def test_cli_exits_2_with_one_line_when_not_a_notebook(path, reason, tmp_path):
     proc = run_cli("grade", path, "--json", str(tmp_path / "r.json"))
     assert proc.returncode == 2
     assert reason in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "r.json").exists()
+    results = json.loads((tmp_path / "r.json").read_text())       # written all the same, for Gradescope
+    assert (results["score"], results["max_score"], results["status"], results["tests"]) == (0, MAX_SCORE, "invalid", [])
+    assert reason in results["reason"] and reason in results["output"]
+    assert results["isolation"] == grading.NO_CODE_RAN
+
+
+PERFECT = os.path.join(SUBMISSIONS, "perfect.ipynb")
+
+
+def grade_in_process(tmp_path, *args):
+    """`python -m autograder grade PERFECT --json OUT` in this process (so the test can patch it)."""
+    out = tmp_path / "results.json"
+    return cli(["grade", PERFECT, "--json", str(out), *args]), out
+
+
+def test_a_grader_error_in_a_judge_is_the_graders_not_the_students(tmp_path, monkeypatch, capsys):
+    real = submitting.run_judge
+
+    def judge(name, data, inputs):
+        if name == "sgd_step":
+            return Verdict(False, "grader error (not your mistake): the judge broke", grader_error=True)
+        return real(name, data, inputs)
+    monkeypatch.setattr(submitting, "run_judge", judge)
+    code, out = grade_in_process(tmp_path)
+    assert code == 1
+    results = json.loads(out.read_text())
+    assert results["status"] == "error" and "check 'sgd_step'" in results["reason"]
+    assert "grader error" in results["reason"]
+    sgd = next(t for t in results["tests"] if t["name"] == CHECKS["sgd_step"].title)
+    assert sgd["status"] == "failed" and "grader error" in sgd["output"] and "regrade" in sgd["output"]
+    assert all(t["status"] == "passed" for t in results["tests"] if t is not sgd)
+
+
+def test_no_isolation_exits_2_with_its_one_line_reason_and_a_results_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)          # a machine without bubblewrap
+    code, out = grade_in_process(tmp_path)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("cannot sandbox student code") and "--trust-submissions" in err
+    results = json.loads(out.read_text())
+    assert (results["status"], results["score"]) == ("error", 0) and "bubblewrap" in results["reason"]
+
+
+def test_trust_submissions_reaches_the_hidden_suites_fork_server(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)          # trusted: no sandbox is needed
+    code, out = grade_in_process(tmp_path, "--trust-submissions")
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert results["score"] == MAX_SCORE and results["isolation"].startswith("none: --trust-submissions")
+
+
+def test_results_record_the_sandbox_used(tmp_path):
+    code, out = grade_in_process(tmp_path)
+    assert code == 0 and json.loads(out.read_text())["isolation"].startswith("bwrap:")

@@ -57,7 +57,7 @@ def test_no_network(server):
 
 
 def test_only_the_private_tmpfs_are_writable(server):
-    code = ("import os\nok = []\nfor d in ('/submission', '/tmp', '/dev/shm', '/', '/usr', '/grader', '/proc/sys/kernel'):\n"
+    code = ("import os\nok = []\nfor d in ('/submission', '/tmp', '/dev/shm', '/', '/dev', '/usr', '/grader', '/proc/sys/kernel'):\n"
             "    try:\n        open(os.path.join(d, 'x'), 'w').close(); ok.append(d)\n    except OSError:\n        pass\n"
             "raise ValueError(ok)")
     _, seen = observe(server, code)

@@ -1,0 +1,215 @@
+"""Record the sandboxed verdicts in nbgrader's gradebook, so no recorded grade comes from the student's kernel.
+
+``nbgrader autograde`` runs each hidden test cell in the student's own kernel, where the student's
+code can monkeypatch anything (``run_check`` itself, numpy's comparisons, builtins), and writes the
+cells' pass/fail into ``gradebook.db`` as ``Grade.auto_score``. This module overwrites every
+auto-graded test cell's ``auto_score`` with the verdict of the sandboxed grader (the pytest path's
+checks: ``Submission.grade_all``, judged in the grading process), through nbgrader's own API, so
+everything that reads the gradebook afterwards (``nbgrader generate_feedback``, ``nbgrader export``,
+Formgrader) shows the sandbox's score.
+
+Why ``auto_score`` and not ``manual_score``: ``auto_score`` is the autograder's field, the one
+``nbgrader autograde`` writes and the one this replaces; ``manual_score`` is the human grader's
+override (Formgrader shows it as such and lets it win over ``auto_score``). Writing the sandbox's
+verdict there would erase or impersonate instructors' overrides, and a later ``nbgrader autograde``
+would flag every cell "needs manual grade". So an instructor's override still wins (it is a human
+decision, not the student's process), and the sync reports every override it leaves standing.
+
+Nothing here names an assignment: the assignment id, notebook name and student are parameters, and
+which check a grade cell stands for is read from the cell's source as nbgrader stored it
+(``run_check("<check>", globals())`` in its hidden block).
+"""
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+
+from autograder.checks import CHECKS
+
+RUN_CHECK = re.compile(r"""run_check\(\s*["'](\w+)["']""")
+
+
+def gradebook_url(path_or_url):
+    """An SQLAlchemy URL for a gradebook given as a URL (``sqlite:///...``) or a file path."""
+    if "://" in path_or_url:
+        return path_or_url
+    return f"sqlite:///{os.path.abspath(path_or_url)}"
+
+
+def open_gradebook(path_or_url, course_id):
+    """nbgrader's Gradebook (use it as a context manager). nbgrader's migrations call `alembic` from
+    PATH, so the running interpreter's bin folder (the virtualenv's) is put on PATH first."""
+    from nbgrader.api import Gradebook
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return Gradebook(gradebook_url(path_or_url), course_id=course_id)
+
+
+class SyncError(Exception):
+    """The gradebook does not match the grading rule (a grade cell without a check, points that differ):
+    nothing was written."""
+
+
+def cells_to_checks(gb, assignment, notebook, checks=CHECKS):
+    """{grade cell name: check name} for the notebook's auto-graded cells, from their stored source.
+
+    Every grade cell must call run_check on exactly one known check with the check's points, and every
+    check must have exactly one cell; otherwise SyncError (a cell left out would keep the kernel's score).
+    """
+    nb = gb.find_notebook(notebook, assignment)
+    mapping, problems = {}, []
+    for cell in nb.grade_cells:
+        try:
+            source = gb.find_source_cell(cell.name, notebook, assignment).source
+        except Exception:  # noqa: BLE001 - MissingEntry: a grade cell nbgrader stored no source for
+            source = ""
+        names = RUN_CHECK.findall(source)
+        if len(names) != 1 or names[0] not in checks:
+            problems.append(f"grade cell '{cell.name}' calls run_check on {names or 'no check'}")
+        elif cell.max_score != checks[names[0]].points:
+            problems.append(f"grade cell '{cell.name}' is worth {cell.max_score:g} points, "
+                            f"check '{names[0]}' {checks[names[0]].points}")
+        else:
+            mapping[cell.name] = names[0]
+    twice = sorted({c for c in mapping.values() if list(mapping.values()).count(c) > 1})
+    missing = sorted(set(checks) - set(mapping.values()))
+    if twice:
+        problems.append(f"checks graded by more than one cell: {twice}")
+    if missing:
+        problems.append(f"checks with no grade cell: {missing}")
+    if nb.task_cells:
+        problems.append(f"task cells (manually graded) are not supported: {[c.name for c in nb.task_cells]}")
+    if problems:
+        raise SyncError(f"{assignment}/{notebook}: " + "; ".join(problems))
+    return mapping
+
+
+def snapshot_overrides(gb, assignment):
+    """{(student, grade cell, notebook): (manual_score, extra_credit)} for every grade of the assignment.
+
+    Taken before `nbgrader autograde` runs, it lets the sync put back the human fields exactly as
+    they were: a student's kernel runs with the instructor's file permissions and could write them."""
+    from nbgrader.api import Assignment, Grade, GradeCell, Notebook, Student, SubmittedAssignment, SubmittedNotebook
+    rows = (gb.db.query(Student.id, GradeCell.name, Notebook.name, Grade.manual_score, Grade.extra_credit)
+            .select_from(Grade)
+            .join(GradeCell, GradeCell.id == Grade.cell_id)
+            .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .join(Student, Student.id == SubmittedAssignment.student_id)
+            .filter(Assignment.name == assignment).all())
+    return {(student, cell, nb): (manual, extra) for student, cell, nb, manual, extra in rows}
+
+
+@dataclass
+class SyncReport:
+    """What the sync did for one student."""
+    student: str
+    score: float | None                 # the recorded score now (None: a cell has no verdict, left for manual grading)
+    max_score: float
+    before: dict                        # {grade cell: auto_score before the sync} (None: nothing recorded)
+    after: dict                         # {grade cell: auto_score written}
+    created: bool = False               # the sync created the student's submission in the gradebook
+    overrides: dict = field(default_factory=dict)   # {grade cell: manual_score}: a human override that wins
+    restored: dict = field(default_factory=dict)    # {grade cell: ((manual, extra) found, (manual, extra) put back)}
+    checks: dict = field(default_factory=dict)      # {grade cell: the check it records}
+
+    @property
+    def previous_score(self):
+        """The auto-graded total before the sync (in nbgrader-run: the in-kernel verdict); None if absent."""
+        if not self.before or any(v is None for v in self.before.values()):
+            return None
+        return sum(self.before.values())
+
+    @property
+    def unscored(self):
+        """Grade cells left without a score (no sandboxed verdict): Formgrader flags them for manual grading."""
+        return sorted(cell for cell, value in self.after.items() if value is None)
+
+    @property
+    def changed(self):
+        """Grade cells whose recorded auto_score the sync changed (a kernel verdict the sandbox overruled)."""
+        return sorted(cell for cell in self.after if self.before.get(cell) != self.after[cell])
+
+
+def _points(results):
+    """{check: points or None} from a {check: points} dict or [CheckResult] (a check the grader itself
+    failed on, status "error", has no verdict: None)."""
+    if isinstance(results, dict):
+        return dict(results)
+    return {r.name: None if getattr(r, "status", "") == "error" else r.points for r in results}
+
+
+def sync_scores(gradebook, assignment, notebook, student, results, *, course_id, overrides=None):
+    """Set every auto-graded cell of `student`'s `notebook` in `assignment` to the sandbox's verdict.
+
+    gradebook: a path, an SQLAlchemy URL, or an open nbgrader Gradebook.
+    results: the sandboxed verdict, {check: points} or [CheckResult] (Submission.grade_all); None when
+        there is no verdict (a grader error), and None for a check without one: those cells are cleared
+        (auto_score None, "needs manual grade") so the kernel's verdict does not stand.
+    overrides: a snapshot_overrides() taken before autograde: manual_score and extra_credit are put back
+        to it (None for grades absent from it). Without it they are left as they are and reported.
+
+    The student and their submission are created when nbgrader recorded none. Returns a SyncReport.
+    The verdict is checked before anything is written, and the cells are written in one transaction.
+    """
+    if not hasattr(gradebook, "find_grade"):
+        with open_gradebook(gradebook, course_id) as gb:
+            return sync_scores(gb, assignment, notebook, student, results, course_id=course_id,
+                               overrides=overrides)
+    from nbgrader.api import MissingEntry
+    gb = gradebook
+    mapping = cells_to_checks(gb, assignment, notebook)
+    points = None if results is None else _points(results)
+    if points is not None:
+        lacking = sorted(set(mapping.values()) - set(points))
+        if lacking:
+            raise SyncError(f"no sandboxed verdict for checks {lacking} of student '{student}'")
+        wrong = [c for c in mapping.values() if points[c] is not None and not 0 <= points[c] <= CHECKS[c].points]
+        if wrong:
+            raise SyncError(f"verdicts out of range for checks {wrong} of student '{student}'")
+    created = False
+    try:
+        gb.find_student(student)
+    except MissingEntry:
+        gb.add_student(student)
+    try:
+        gb.find_submission(assignment, student)
+    except MissingEntry:
+        with gb.db.no_autoflush:          # as nbgrader's own callers: no half-built rows flushed early
+            gb.add_submission(assignment, student)
+        created = True
+    nb = gb.find_submission_notebook(notebook, assignment, student)
+    try:
+        before, after, kept, restored = {}, {}, {}, {}
+        for grade in nb.grades:
+            name = grade.name
+            if name not in mapping:
+                continue            # cells_to_checks refused task cells; any other Grade row is not auto-graded
+            before[name] = grade.auto_score
+            verdict = None if points is None else points[mapping[name]]
+            grade.auto_score = None if verdict is None else float(verdict)
+            after[name] = grade.auto_score
+            if overrides is not None:
+                found = (grade.manual_score, grade.extra_credit)
+                wanted = overrides.get((student, name, notebook), (None, None))
+                if found != wanted:
+                    grade.manual_score, grade.extra_credit = wanted
+                    restored[name] = (found, wanted)
+            if grade.manual_score is not None:
+                kept[name] = grade.manual_score
+            # as nbgrader's SaveAutoGrades: a cell needs a human when a human override exists or no score does
+            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        if set(after) != set(mapping):
+            raise SyncError(f"student '{student}' has no grade for cells {sorted(set(mapping) - set(after))}")
+        gb.db.commit()
+    except BaseException:
+        gb.db.rollback()
+        raise
+    gb.db.refresh(nb)
+    unscored = any(v is None for v in after.values())
+    return SyncReport(student, None if unscored else nb.score, nb.max_score, before, after, created,
+                      kept, restored, mapping)
+

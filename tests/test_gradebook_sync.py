@@ -1,0 +1,235 @@
+"""A recorded grade is never decided in the student's process: the gradebook holds the sandbox's verdict.
+
+`nbgrader autograde` runs the hidden test cells in the student's kernel, where a solution cell can
+replace `run_check`, numpy's comparisons or builtins, or write gradebook.db itself. After
+`python -m autograder nbgrader-run`, every score nbgrader shows — the gradebook's grade rows,
+`nbgrader export`'s grades.csv, Formgrader's submission and notebook lists, the feedback — must be
+the sandboxed grader's: 94 (the honest ReLU mistake) for each hostile submission, never the 100 its
+kernel reported; 100 for the perfect example, 0 for the blank, and for os_exit (its kernel died, so
+nbgrader recorded nothing) the sandbox's 74. `python -m autograder sync-gradebook` re-applies the
+sandbox's scores after an `nbgrader autograde` run by hand.
+
+The end-to-end tests use the real nbgrader CLI, kernels and gradebook (marked `slow`); the ones on
+`autograder.gradebook` alone use a real gradebook made by `nbgrader generate_assignment` (no kernel).
+"""
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from autograder.checks import CHECKS, MAX_SCORE
+from autograder.gradebook import SyncError, cells_to_checks, open_gradebook, snapshot_overrides, sync_scores
+from examples.catalogue import BY_NAME, SUBMISSIONS
+from nbgrader_course import COURSE_ID, HOSTILE, cell_scores, formgrader_scores, make_course, nbgrader, write_hostile
+
+HONEST = ("perfect", "blank", "os_exit", "relu_derivative_all_ones")
+FAILS = {"perfect": set(), "blank": set(CHECKS), "os_exit": set(BY_NAME["os_exit"].fails),
+         "relu_derivative_all_ones": {"relu"}, **{name: {"relu"} for name in HOSTILE}}
+EXPECTED = {name: MAX_SCORE - sum(CHECKS[c].points for c in fails) for name, fails in FAILS.items()}
+FOOLED_KERNEL = ("patched_run_check", "patched_numpy")     # their kernel said 100
+
+
+def test_expected_scores_are_the_honest_ones():
+    assert EXPECTED == {"perfect": 100, "blank": 0, "os_exit": 74, "relu_derivative_all_ones": 94,
+                        "patched_run_check": 94, "patched_numpy": 94, "wrote_gradebook": 94}
+
+
+def run(course, *args):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=course, capture_output=True, text=True)
+
+
+def parse_table(stdout):
+    table = {}
+    for line in stdout.splitlines():
+        parts = line.split(None, 5)
+        if len(parts) >= 5 and parts[0] in EXPECTED:
+            table[parts[0]] = {"score": parts[1], "max": parts[2], "kernel": parts[3], "pytest": parts[4],
+                               "reason": parts[5] if len(parts) > 5 else ""}
+    return table
+
+
+def grades_csv(course):
+    with open(os.path.join(course, "grades.csv"), newline="") as f:
+        return {row["student_id"]: row for row in csv.DictReader(f)}
+
+
+def grade_rows(course, student):
+    """{grade cell: Grade.to_dict()}: the rows Formgrader's grading view reads and writes."""
+    with open_gradebook(os.path.join(course, "gradebook.db"), COURSE_ID) as gb:
+        return {g.name: g.to_dict() for g in gb.find_submission_notebook("mlp", "mlp", student).grades}
+
+
+def gradebook_scores(course):
+    with open_gradebook(os.path.join(course, "gradebook.db"), COURSE_ID) as gb:
+        return {d["student"]: d["score"] for d in gb.submission_dicts("mlp")}
+
+
+# --- end to end: nbgrader-run on hostile and honest submissions ---------------------------------
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sync")
+    course = make_course(str(root / "course"))
+    submissions = str(root / "submissions")
+    write_hostile(submissions)
+    for name in HONEST:
+        shutil.copy(os.path.join(SUBMISSIONS, name + ".ipynb"), submissions)
+    proc = run(course, "nbgrader-run", "--submissions", submissions, "--no-pytest")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return course, parse_table(proc.stdout), proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_every_recorded_score_is_the_sandboxes(course, student):
+    course_dir, table, _ = course
+    expected = EXPECTED[student]
+    rows = grade_rows(course_dir, student)
+    assert {name: row["auto_score"] for name, row in rows.items()} == {
+        f"test_{c}": (0 if c in FAILS[student] else CHECKS[c].points) for c in CHECKS}
+    assert all(row["manual_score"] is None and row["extra_credit"] is None for row in rows.values())
+    assert not any(row["needs_manual_grade"] for row in rows.values())
+    assert gradebook_scores(course_dir)[student] == expected
+    exported = grades_csv(course_dir)[student]
+    assert float(exported["raw_score"]) == float(exported["score"]) == expected
+    submissions, notebooks = formgrader_scores(course_dir)
+    assert submissions[student]["autograded"] and submissions[student]["score"] == expected
+    assert notebooks[student]["score"] == expected and not notebooks[student]["needs_manual_grade"]
+    assert float(table[student]["score"]) == expected
+
+
+@pytest.mark.slow
+def test_the_kernels_were_fooled_and_the_table_says_so(course):
+    """The tricks work inside the kernel (so these tests test something): the table's kernel column
+    shows what the kernel said and the reason flags it; the recorded score stays the sandbox's."""
+    _, table, stdout = course
+    for student in FOOLED_KERNEL:
+        assert table[student]["kernel"] == "100" and table[student]["score"] == "94"
+        assert "in-kernel verdict overruled" in table[student]["reason"] and "test_relu" in table[student]["reason"]
+    assert "put back" in table["wrote_gradebook"]["reason"], "manual scores written by a kernel are put back"
+    for student in ("perfect", "blank", "relu_derivative_all_ones"):
+        assert table[student]["kernel"] == table[student]["score"]
+        assert "overruled" not in table[student]["reason"]
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_gets_the_sandboxes_score_in_formgrader_and_feedback(course):
+    course_dir, table, _ = course
+    assert table["os_exit"]["kernel"] == "-" and "kernel died" in table["os_exit"]["reason"]
+    assert os.path.exists(os.path.join(course_dir, "autograded", "os_exit", "mlp", "mlp.ipynb"))
+    feedback = open(os.path.join(course_dir, "feedback", "os_exit", "mlp", "mlp.html")).read()
+    assert "Score: 74.0 / 100.0" in feedback
+    assert "sandboxed grader" in feedback and "os._exit" in feedback, "the sandbox's messages reach the student"
+
+
+@pytest.mark.slow
+def test_feedback_shows_the_sandboxes_score_and_message(course):
+    course_dir, _, _ = course
+    feedback = open(os.path.join(course_dir, "feedback", "patched_run_check", "mlp", "mlp.html")).read()
+    assert "Score: 94.0 / 100.0" in feedback
+    assert "ReLU.derivative" in feedback, "the judge's message for the failed check"
+
+
+@pytest.mark.slow
+def test_sync_gradebook_reapplies_the_sandbox_after_autograde_by_hand(course):
+    """An instructor runs `nbgrader autograde` by hand: the kernel's 100 is back in the gradebook;
+    `sync-gradebook` puts the sandbox's 94 back, and the export after it says 94. (Runs last: it
+    re-autogrades one student of the shared course.)"""
+    course_dir, _, _ = course
+    proc = nbgrader(course_dir, "autograde", "mlp", "--student", "patched_run_check", "--force")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert gradebook_scores(course_dir)["patched_run_check"] == 100, "the kernel decided again"
+    proc = run(course_dir, "sync-gradebook", "mlp")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert re.search(r"^patched_run_check\s+94\s+100\s+100\s+in-kernel verdict overruled", proc.stdout, re.M)
+    assert gradebook_scores(course_dir) == EXPECTED, "every student: the sandbox's score, again"
+    assert nbgrader(course_dir, "export", "--to", "grades.csv").returncode == 0
+    assert {s: float(row["score"]) for s, row in grades_csv(course_dir).items()} == EXPECTED
+
+
+# --- autograder.gradebook on a real gradebook, no kernel -----------------------------------------
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """A course copy after `nbgrader generate_assignment` only: the assignment and its cells, no submission
+    (each test below uses students of its own)."""
+    course = make_course(str(tmp_path_factory.mktemp("released") / "course"))
+    proc = nbgrader(course, "generate_assignment", "mlp", "--force")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return course, os.path.join(course, "gradebook.db")
+
+
+def full_marks(**changes):
+    return {name: changes.get(name, check.points) for name, check in CHECKS.items()}
+
+
+def test_every_grade_cell_maps_to_its_check(released):
+    _, db = released
+    with open_gradebook(db, COURSE_ID) as gb:
+        assert cells_to_checks(gb, "mlp", "mlp") == {f"test_{name}": name for name in CHECKS}
+
+
+def test_a_student_nbgrader_never_recorded_gets_a_submission_and_the_verdict(released):
+    course, db = released
+    report = sync_scores(db, "mlp", "mlp", "ghost", full_marks(relu=0), course_id=COURSE_ID)
+    assert report.created and report.score == 94 and report.previous_score is None
+    assert cell_scores(course, "ghost") == {f"test_{n}": (0 if n == "relu" else c.points) for n, c in CHECKS.items()}
+    again = sync_scores(db, "mlp", "mlp", "ghost", full_marks(relu=0), course_id=COURSE_ID)
+    assert not again.created and again.previous_score == 94 and again.changed == [], "idempotent"
+
+
+def test_a_verdict_that_does_not_fit_is_refused_and_nothing_is_written(released):
+    course, db = released
+    sync_scores(db, "mlp", "mlp", "s_refused", full_marks(), course_id=COURSE_ID)
+    incomplete = {k: v for k, v in full_marks().items() if k != "xor_training"}
+    with pytest.raises(SyncError, match="xor_training"):
+        sync_scores(db, "mlp", "mlp", "s_refused", dict(incomplete, relu=0), course_id=COURSE_ID)
+    with pytest.raises(SyncError, match="out of range"):
+        sync_scores(db, "mlp", "mlp", "s_refused", full_marks(relu=1000), course_id=COURSE_ID)
+    assert gradebook_scores(course)["s_refused"] == 100
+
+
+def test_no_verdict_leaves_the_cells_for_manual_grading_not_the_kernels_score(released):
+    course, db = released
+    sync_scores(db, "mlp", "mlp", "s_error", full_marks(), course_id=COURSE_ID)      # as if the kernel said 100
+    report = sync_scores(db, "mlp", "mlp", "s_error", None, course_id=COURSE_ID)     # the grader failed
+    assert report.score is None and report.unscored == sorted(f"test_{n}" for n in CHECKS)
+    rows = grade_rows(course, "s_error")
+    assert all(row["auto_score"] is None and row["needs_manual_grade"] for row in rows.values())
+    report = sync_scores(db, "mlp", "mlp", "s_error", full_marks(sgd_step=None), course_id=COURSE_ID)
+    assert report.unscored == ["test_sgd_step"] and grade_rows(course, "s_error")["test_sgd_step"]["needs_manual_grade"]
+
+
+def test_a_human_override_wins_and_one_written_during_autograde_is_put_back(released):
+    course, db = released
+    sync_scores(db, "mlp", "mlp", "s_override", full_marks(), course_id=COURSE_ID)
+    with open_gradebook(db, COURSE_ID) as gb:
+        gb.find_grade("test_relu", "mlp", "mlp", "s_override").manual_score = 3      # the instructor's override
+        gb.db.commit()
+        before = snapshot_overrides(gb, "mlp")
+        gb.find_grade("test_sigmoid", "mlp", "mlp", "s_override").extra_credit = 50   # written by a student's kernel
+        gb.find_grade("test_evaluate", "mlp", "mlp", "s_override").manual_score = 1000
+        gb.db.commit()
+    report = sync_scores(db, "mlp", "mlp", "s_override", full_marks(relu=0, evaluate=0), course_id=COURSE_ID,
+                         overrides=before)
+    assert sorted(report.restored) == ["test_evaluate", "test_sigmoid"]
+    assert report.overrides == {"test_relu": 3}
+    assert report.score == 100 - 6 + 3 - 7
+    rows = grade_rows(course, "s_override")
+    assert rows["test_relu"]["needs_manual_grade"] and rows["test_relu"]["auto_score"] == 0
+    assert rows["test_evaluate"]["manual_score"] is None and rows["test_sigmoid"]["extra_credit"] is None
+
+
+def test_sync_gradebook_refuses_what_it_cannot_do(released, tmp_path):
+    course, db = released
+    proc = run(course, "sync-gradebook", "another_assignment")
+    assert proc.returncode == 2 and "assignment 'mlp'" in proc.stderr
+    proc = run(course, "sync-gradebook", "mlp", "--student", "nobody")
+    assert proc.returncode == 2 and "nobody" in proc.stderr
+    bare = make_course(str(tmp_path / "bare"))
+    proc = run(bare, "sync-gradebook", "mlp")
+    assert proc.returncode == 2 and "no gradebook" in proc.stderr
