@@ -197,6 +197,22 @@ NO_DENOMINATOR = ("only the model with large gradients (~1e5) fails: the error g
 ALWAYS_PASSES = "passed should be (error < threshold): here it is True although the error is far above the threshold"
 
 
+def relative_error(a, b, kw):
+    """Candidates for relative_error(a, b, **kw): the usual wrong formulas."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    eps, diff = kw.get("eps", 1e-12), np.abs(a - b)
+    norms = np.linalg.norm(a) + np.linalg.norm(b)
+    with np.errstate(all="ignore"):
+        return [(np.max(diff), "this is max |a − b|: it is an absolute difference; divide each |a_i − b_i| by "
+                               "max(eps, |a_i| + |b_i|)"),
+                (np.max(diff / np.maximum(eps, np.maximum(np.abs(a), np.abs(b)))),
+                 "the denominator is |a| + |b|, not max(|a|, |b|)"),
+                (np.linalg.norm(a - b) / norms if norms else 0.0,
+                 "the relative error is the largest entrywise ratio, not a ratio of norms"),
+                (np.max(diff / np.maximum(1e-12, np.abs(a) + np.abs(b))), "use the eps you are given"),
+                (np.min(diff / np.maximum(eps, np.abs(a) + np.abs(b))), "the largest ratio (max), not the smallest")]
+
+
 def gradient_check(cases):
     """A hint from the pattern of the checker's results over the fixed cases, or None.
 
@@ -274,3 +290,11 @@ def evaluate(f, y, threshold, key):
     out.append((float(np.sum((f >= threshold) == y)), "this is the number of correct predictions: accuracy is "
                                                        "their fraction"))
     return out
+
+
+# --- contracts the probes check beyond values ----------------------------------------------------
+IN_PLACE = "compute into a new array (np.maximum, np.where, z.copy()); the caller's z must stay as it was"
+NOT_SHUFFLED = ("each epoch takes the samples in a random order (a permutation of range(n)), here they came "
+                "in the order of X")
+SAME_SHUFFLE = ("draw a new permutation at the start of each epoch, from one generator made once (a "
+                "shuffle made once before the loop, or a generator seeded anew each epoch, repeats the order)")

@@ -25,6 +25,7 @@ from autograder.protocol import SchemaError, clean_text, safe_str, validate
 from src.activations import ReLU, Sigmoid
 from src.data import generate_xor_data
 from src.models import OneHiddenLayerMLP
+from src.gradient_check import check_all_gradients, numerical_gradient, relative_error
 from src.optimization import evaluate
 
 # Tolerances, measured in docs/grading-quality.md (scripts/grading_quality.py): the largest deviation
@@ -156,11 +157,13 @@ def describe(x):
 def judge_activation(data, cls, key):
     ref = cls()
     out = []
-    for i, z in enumerate(probes.activation_inputs(key)):
+    for i, (z, what) in enumerate(zip(probes.activation_inputs(key), probes.ACTIVATION_INPUTS, strict=True)):
         for part in ("forward", "derivative"):
-            what = "edge values" if i == 0 else "a random (3, 4) array"
             out.append(compare(f"{cls.__name__}.{part} on {what}", data[f"{part}_{i}"], getattr(ref, part)(z),
                                candidates=lambda: hints.activation(cls.__name__, part, z)))
+            if not data[f"{part}_{i}_kept"]:
+                out.append(f"{cls.__name__}.{part} on {what} changed its argument z in place: "
+                           f"{hints.IN_PLACE}")
     return out
 
 
@@ -199,14 +202,19 @@ def judge_forward_appendix_a(data, inputs):
     return compare_forward("Appendix A", data, a["params"], "relu", np.array(a["x"]))
 
 
+def shaped_cases(seed):
+    """[(label prefix, params, x, y)] of probes.random_cases, flattened in the probe's order."""
+    return [(f"d={np.shape(params['W1'])[1]}, h={np.shape(params['W1'])[0]}", params, x, y)
+            for params, cases in probes.random_cases(seed) for x, y in cases]
+
+
 @judge("forward_random")
 def judge_forward_random(data, inputs):
-    params, cases = probes.random_cases(seed=11)
     appendix = appendix_a_forward()
     out = []
     for activation in ("relu", "sigmoid"):
-        for got, (x, _) in zip(data[activation], cases, strict=True):
-            out += compare_forward(f"{activation}, {describe(x)}", got, params, activation, x, appendix)
+        for got, (shape, params, x, _) in zip(data[activation], shaped_cases(11), strict=True):
+            out += compare_forward(f"{activation}, {shape}, {describe(x)}", got, params, activation, x, appendix)
     return out
 
 
@@ -235,11 +243,10 @@ def judge_backward_appendix_a(data, inputs):
 
 
 def judge_backward(data, activation):
-    params, cases = probes.random_cases(seed=23)
     appendix = appendix_a_gradients()
     out = []
-    for got, (x, y) in zip(data, cases, strict=True):
-        out += compare_grads(f"{activation}, {describe(x)}", got, params, activation, x, y, appendix)
+    for got, (shape, params, x, y) in zip(data, shaped_cases(23), strict=True):
+        out += compare_grads(f"{activation}, {shape}, {describe(x)}", got, params, activation, x, y, appendix)
     return out
 
 
@@ -264,45 +271,71 @@ def judge_numerical_gradient(data, inputs):
                     candidates=lambda: hints.numerical_gradient(probes.cubic, theta, probes.NUMERICAL_EPSILON, exact),
                     hint_tol=(1e-6, 1e-6)),
             None if data["restored"] else
-            "numerical_gradient left θ changed: restore each entry after perturbing it"]
+            "numerical_gradient left θ changed: restore each entry after perturbing it",
+            compare(f"numerical_gradient(f, θ, epsilon={probes.LARGE_EPSILON:g}) of the same function (centred "
+                    "differences with this step are off by about ε²: use the epsilon you are given)",
+                    data["grad_large_epsilon"], numerical_gradient(probes.cubic, theta, probes.LARGE_EPSILON),
+                    rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL),
+            compare("numerical_gradient(f, θ) with the default epsilon", data["grad_default"], exact,
+                    rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL)]
+
+
+GRADIENT_CHECK_LABELS = {
+    "correct": "a correct model (one input is 0, so some gradients are exactly 0)",
+    "correct_large": "a correct model with large gradients (~1e5)",
+    "correct_batch": "a correct model on a batch of 3",
+    "wrong_b1": "a model whose backward doubles dL/db1",
+    "slightly_wrong": "a model whose dL/dW2 is 4e-6 too large (relative error 2e-6)",
+    "too_small": "a model whose dL/dW1 is half what it should be",
+    "sign_flipped": "a model whose dL/db2 has the wrong sign",
+    "loose_threshold": "threshold=1e-2 on a model whose dL/dW2 is 0.1% off",
+    "large_step": "epsilon=0.1 on a correct tanh network (such a step is too coarse for W1 and b1)",
+}
+STABLE_ERROR = 1e-4      # above it a relative error is far from rounding: it must match the reference's
+
+
+def reference_gradient_check(case):
+    model, x, y, kwargs = probes.gradient_check_model(case)
+    return check_all_gradients(model, x, y, **kwargs), kwargs.get("threshold", 1e-7)
 
 
 @judge("gradient_check")
 def judge_gradient_check(data, inputs):
-    out = []
+    out = [compare(f"relative_error(a, b{''.join(f', {k}={v:g}' for k, v in kw.items())}) for a = {fmt(a)}, "
+                   f"b = {fmt(b)}", got, relative_error(np.array(a), np.array(b), **kw), rtol=1e-9, atol=1e-15,
+                   candidates=lambda: hints.relative_error(a, b, kw))
+           for got, (a, b, kw) in zip(data["relative_error"], probes.RELATIVE_ERROR_CASES, strict=True)]
     pattern = {}
-    for case, (_, _, x, _, grad_scale) in probes.GRADIENT_CHECK_CASES.items():
-        got = data[case]
-        label = {"correct": "a correct model (one input is 0, so some gradients are exactly 0)",
-                 "correct_large": "a correct model with large gradients (~1e5)",
-                 "correct_batch": "a correct model on a batch of 3",
-                 "wrong_b1": "a model whose backward doubles dL/db1"}[case]
+    for case, label in GRADIENT_CHECK_LABELS.items():
+        got, (expected, threshold) = data[case], reference_gradient_check(case)
+        label = f"check_all_gradients on {label}"
         if not got["restored"]:
-            out.append(f"check_all_gradients on {label}: the model's parameters changed; "
-                       "restore every entry after perturbing it")
+            out.append(f"{label}: the model's parameters changed; restore every entry after perturbing it")
         missing = [k for k in PARAM_NAMES if k not in got["result"]]
         if missing:
-            out.append(f"check_all_gradients on {label}: result has no entry for {', '.join(missing)}")
+            out.append(f"{label}: result has no entry for {', '.join(missing)}")
             continue
         pattern[case] = {"should_pass": {}, "passed": {}, "error": {}}
         for name in PARAM_NAMES:
-            should_pass = not (grad_scale and name in grad_scale)
             passed, error = got["result"][name]["passed"], as_array(got["result"][name]["error"])
+            should_pass, reference = expected[name]["passed"], expected[name]["error"]
             if error.size != 1 or not np.isfinite(error).all():
-                out.append(f"check_all_gradients on {label}: error for {name} is {fmt(error)}, "
+                out.append(f"{label}: error for {name} is {fmt(error)}, "
                            "not a finite number (is the relative error defined when both gradients are 0?)")
                 continue
             error = error.item()
             pattern[case]["should_pass"][name] = should_pass
             pattern[case]["passed"][name] = passed
             pattern[case]["error"][name] = error
-            if should_pass and (not passed or error >= 1e-7):
-                out.append(f"check_all_gradients on {label}: {name} should pass, but got passed={passed}, "
-                           f"error={error:.3g} (centred differences with 2ε give a relative error "
-                           "below 1e-7 here)")
-            elif not should_pass and (passed or error < 1e-3):
-                out.append(f"check_all_gradients on {label}: {name} should fail, but got passed={passed}, "
-                           f"error={error:.3g}")
+            if passed != should_pass:
+                out.append(f"{label}: {name} should {'pass' if should_pass else 'fail'} (relative error "
+                           f"{reference:.3g}, threshold {threshold:g}), but got passed={passed}, error={error:.3g}")
+            elif reference >= STABLE_ERROR and not np.isclose(error, reference, rtol=1e-3, atol=0):
+                out.append(f"{label}: the relative error for {name} should be {reference:.6g}, got {error:.6g} "
+                           "(max over entries of |a − b| / max(eps, |a| + |b|))")
+            elif passed != (error < threshold):
+                out.append(f"{label}: {name} has error={error:.3g} but passed={passed}: passed means "
+                           f"error < threshold ({threshold:g})")
     hint = hints.gradient_check(pattern) if any(out) else None
     return [f"{out[0]} — {hint}"] + out[1:] if hint else out
 
@@ -352,6 +385,11 @@ def batches_problem(batches, steps, setup):
     if len(batches) != epochs * per_epoch:
         return (f"{len(batches)} mini-batches, expected {epochs * per_epoch} ({epochs} epochs × {per_epoch}): "
                 "each epoch goes once through the whole training set")
+    orders = [[int(i) for b in batches[e * per_epoch:(e + 1) * per_epoch] for i in b] for e in range(epochs)]
+    if orders[0] == list(range(n)):
+        return f"the samples were not shuffled: {hints.NOT_SHUFFLED}"
+    if epochs > 1 and all(order == orders[0] for order in orders):
+        return f"every epoch visited the samples in the same order: {hints.SAME_SHUFFLE}"
     return None
 
 
@@ -429,19 +467,22 @@ def judge_train_run(run, label, setup):
 
 @judge("train_loop")
 def judge_train_loop(data, inputs):
-    labels = {"with_val": "train with validation data", "no_val": "train without validation data"}
+    labels = {"with_val": "train with validation data", "no_val": "train without validation data",
+              "verbose": "train(..., verbose=True, print_every=1)"}
     return [p for run, setup in probes.TRAIN_RUNS.items() for p in judge_train_run(data[run], labels[run], setup)]
 
 
 @judge("evaluate")
 def judge_evaluate(data, inputs):
-    model, X, y = probes.evaluate_inputs()
-    f = model.forward(X)
     out = []
     for label, kwargs in probes.EVALUATE_LABELS.items():
+        model, X, y = probes.evaluate_tie_inputs() if label == "tie" else probes.evaluate_inputs()
+        f = model.forward(X)
         threshold = kwargs.get("threshold", 0.5)
         expected = evaluate(model, X, y, threshold=threshold)
         call = "evaluate(model, X, y)" if label == "default" else f"evaluate(model, X, y, threshold={threshold})"
+        if label == "tie":
+            call += " on outputs some of which equal the threshold (it is inclusive: f >= threshold)"
         for k in ("loss", "accuracy"):
             out.append(compare(f"{call}['{k}']", data[label][k], expected[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
                                candidates=lambda: hints.evaluate(f, y, threshold, k)))

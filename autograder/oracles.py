@@ -100,6 +100,30 @@ class LinearNet:
         return grads
 
 
+class TanhNet(LinearNet):
+    """f = W2 tanh(W1 x + b1) + b2: a loss that is not quadratic in each parameter, so a centred
+    difference's error depends on its step ε (a gradient checker that ignores ε shows)."""
+
+    def forward(self, x):
+        x = np.asarray(x, dtype=float)
+        f = np.tanh(x @ self.W1.T + self.b1) @ self.W2[0] + self.b2[0]
+        return float(f) if x.ndim == 1 else f
+
+    def backward(self, x, y, f):
+        x = np.asarray(x, dtype=float)
+        self.batches.append(x.copy())
+        X = np.atleast_2d(x)
+        n = X.shape[0]
+        df = (np.reshape(np.asarray(f, dtype=float), n) - np.reshape(np.asarray(y, dtype=float), n)) / n
+        h1 = np.tanh(X @ self.W1.T + self.b1)
+        da1 = np.outer(df, self.W2[0]) * (1.0 - h1 ** 2)
+        grads = {"dL_dW1": da1.T @ X, "dL_db1": da1.sum(axis=0), "dL_dW2": (df @ h1)[None, :],
+                 "dL_db2": np.array([df.sum()])}
+        for name, scale in self.grad_scale.items():
+            grads["dL_d" + name] = grads["dL_d" + name] * scale
+        return grads
+
+
 class CountingSGD:
     """p ← p − η ∂L/∂p for every parameter (a correct step), counting the calls."""
 

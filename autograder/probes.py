@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from autograder.oracles import (CorrectReLU, CorrectSigmoid, CountingSGD, LinearNet,
+from autograder.oracles import (TanhNet, CorrectReLU, CorrectSigmoid, CountingSGD, LinearNet,
                                 linear_net_params, PARAM_NAMES)
 from autograder.protocol import Arr, Flag, Map, Num, Opt, Rec, Seq
 
@@ -171,40 +171,62 @@ APPENDIX_A = {
 }
 
 
+RANDOM_SHAPES = ((3, 4, ("x", "x", 6, 5)),     # (d, h, cases): a hidden layer wider than the input ...
+                 (5, 2, ("x", 1, 5)),         # ... and narrower; a batch of one; n = d
+                 (1, 1, ("x", 3)))            # one input, one hidden unit
+
+
 def random_cases(seed):
-    """Fixed inputs for the random forward/backward checks: (d, h, params, [(x, y), ...])."""
+    """Fixed inputs for the random forward/backward checks: [(params, [(x, y), ...]), ...], one
+    entry per shape of RANDOM_SHAPES; a case is a single sample ("x") or a batch of n."""
     rng = np.random.default_rng(seed)
-    d, h = 3, 4
-    params = linear_net_params(d, h, seed)
-    cases = [(rng.standard_normal(d), float(rng.standard_normal())) for _ in range(2)]
-    cases += [(rng.standard_normal((n, d)), rng.standard_normal(n)) for n in (6, 5)]
-    return params, cases
+    out = []
+    for k, (d, h, sizes) in enumerate(RANDOM_SHAPES):
+        params = linear_net_params(d, h, seed + 1000 * k)
+        cases = [(rng.standard_normal(d), float(rng.standard_normal())) if n == "x" else
+                 (rng.standard_normal((n, d)), rng.standard_normal(n)) for n in sizes]
+        out.append((params, cases))
+    return out
 
 
-N_RANDOM_CASES = len(random_cases(0)[1])     # two single samples, two batches
+N_RANDOM_CASES = sum(len(sizes) for _, _, sizes in RANDOM_SHAPES)
 
 
 # --- activations -------------------------------------------------------------
 
+ACTIVATION_INPUTS = ("edge values", "a random (3, 4) array", "a Python float", "a Python int")
+
+
 def activation_inputs(key):
-    """Fixed z for the activation checks: edge values (0, tiny, huge), then a random (3, 4) array."""
+    """Fixed z for the activation checks (ACTIVATION_INPUTS): edge values (0, tiny, huge), a random
+    (3, 4) array, and the scalars the spec allows."""
     edges = {"relu": [-3.0, -1.0, -1e-12, 0.0, 1e-12, 2.0, 5.0],
              "sigmoid": [-1e4, -710.0, -50.0, -5.0, -1.0, 0.0, 1.0, 5.0, 50.0, 710.0, 1e4]}
-    return np.array(edges[key]), np.random.default_rng(7).standard_normal((3, 4)) * 3
+    scalars = {"relu": (0.7, -3), "sigmoid": (-2.5, 3)}
+    return (np.array(edges[key]), np.random.default_rng(7).standard_normal((3, 4)) * 3) + scalars[key]
+
+
+def _unchanged(argument, original):
+    return not isinstance(argument, np.ndarray) or bool(np.array_equal(argument, original))
 
 
 def activation_probe(ns, class_name, key):
     """Forward and derivative on the fixed inputs; an overflow (e.g. exp(1e4)) is an error, as the
     notebook's visible test says: a stable sigmoid never computes exp of a large positive number."""
     act = call(f"{class_name}()", lookup(ns, class_name))
+    out = {}
     with np.errstate(over="raise", invalid="raise"):
-        return {
-            f"{part}_{i}": plain(call(f"{class_name}.{part}", getattr(act, part), z), f"{class_name}.{part}")
-            for part in ("forward", "derivative") for i, z in enumerate(activation_inputs(key))
-        }
+        for part in ("forward", "derivative"):
+            for i, z in enumerate(activation_inputs(key)):
+                argument = z.copy() if isinstance(z, np.ndarray) else z
+                out[f"{part}_{i}"] = plain(call(f"{class_name}.{part}", getattr(act, part), argument),
+                                           f"{class_name}.{part}")
+                out[f"{part}_{i}_kept"] = _unchanged(argument, z)      # the argument left as it was
+    return out
 
 
-ACTIVATION = Rec({f"{part}_{i}": Arr() for part in ("forward", "derivative") for i in range(2)})
+ACTIVATION = Rec({f"{part}_{i}{suffix}": (Arr() if not suffix else Flag())
+                  for part in ("forward", "derivative") for i in range(4) for suffix in ("", "_kept")})
 
 
 @probe("relu", returns=ACTIVATION)
@@ -227,11 +249,12 @@ def probe_forward_appendix_a(ns, inputs):
 
 @probe("forward_random", returns=Rec({a: Seq(FORWARD, length=N_RANDOM_CASES) for a in ("relu", "sigmoid")}))
 def probe_forward_random(ns, inputs):
-    params, cases = random_cases(seed=11)
     out = {}
     for activation in ("relu", "sigmoid"):
-        model = student_model(ns, params, activation)
-        out[activation] = [forward_record(model, x) for x, _ in cases]
+        out[activation] = []
+        for params, cases in random_cases(seed=11):
+            model = student_model(ns, params, activation)
+            out[activation] += [forward_record(model, x) for x, _ in cases]
     return out
 
 
@@ -268,10 +291,12 @@ def probe_backward_appendix_a(ns, inputs):
 
 
 def backward_probe(ns, activation):
-    params, cases = random_cases(seed=23)
-    model = student_model(ns, params, activation)
-    # one model, several forward/backward rounds: a stale cache shows up
-    return [backward_round(model, params, activation, x, y) for x, y in cases]
+    out = []
+    for params, cases in random_cases(seed=23):
+        model = student_model(ns, params, activation)
+        # one model, several forward/backward rounds: a stale cache shows up
+        out += [backward_round(model, params, activation, x, y) for x, y in cases]
+    return out
 
 
 @probe("backward_relu", returns=Seq(GRADS, length=N_RANDOM_CASES))
@@ -299,38 +324,64 @@ def numerical_gradient_theta():
     return np.random.default_rng(5).standard_normal((2, 3)) * 2
 
 
-@probe("numerical_gradient", returns=Rec({"grad": Arr(), "restored": Flag()}))
+LARGE_EPSILON = 1e-3      # centred differences of the cubic are off by ε² here: an ignored ε shows
+
+
+@probe("numerical_gradient", returns=Rec({"grad": Arr(), "restored": Flag(), "grad_large_epsilon": Arr(),
+                                          "grad_default": Arr()}))
 def probe_numerical_gradient(ns, inputs):
     numerical_gradient = lookup(ns, "numerical_gradient")
     theta = numerical_gradient_theta()
     grad = call("numerical_gradient", numerical_gradient, cubic, theta, epsilon=NUMERICAL_EPSILON)
-    return {"grad": plain(grad, "numerical_gradient"),
-            "restored": bool(np.array_equal(theta, numerical_gradient_theta()))}
+    restored = bool(np.array_equal(theta, numerical_gradient_theta()))
+    large = call("numerical_gradient", numerical_gradient, cubic, numerical_gradient_theta(), epsilon=LARGE_EPSILON)
+    default = call("numerical_gradient", numerical_gradient, cubic, numerical_gradient_theta())
+    return {"grad": plain(grad, "numerical_gradient"), "restored": restored,
+            "grad_large_epsilon": plain(large, "numerical_gradient"), "grad_default": plain(default, "numerical_gradient")}
 
 
 GRADIENT_CHECK_CASES = {
-    # name: (params seed, param scale, x, y, grad_scale)
-    "correct": (1, 1.0, [0.0, 1.0, -2.0], 0.5, None),                      # x[0] = 0: dL/dW1[:, 0] is 0
-    "correct_large": (2, 30.0, [1.0, -2.0, 0.5], 3.0, None),               # big gradients: needs a relative error
-    "correct_batch": (3, 1.0, [[1.0, 0.5, -1.0], [0.2, -0.3, 2.0], [0.0, 1.0, 1.0]], [1.0, -1.0, 0.0], None),
-    "wrong_b1": (4, 1.0, [0.5, -1.5, 1.0], -1.0, {"b1": 2.0}),             # backward doubles dL/db1
+    # name: (params seed, param scale, x, y, grad_scale, model, keyword arguments of check_all_gradients)
+    "correct": (1, 1.0, [0.0, 1.0, -2.0], 0.5, None, "linear", {}),         # x[0] = 0: dL/dW1[:, 0] is 0
+    "correct_large": (2, 30.0, [1.0, -2.0, 0.5], 3.0, None, "linear", {}),  # big gradients: needs a relative error
+    "correct_batch": (3, 1.0, [[1.0, 0.5, -1.0], [0.2, -0.3, 2.0], [0.0, 1.0, 1.0]], [1.0, -1.0, 0.0], None,
+                      "linear", {}),
+    "wrong_b1": (4, 1.0, [0.5, -1.5, 1.0], -1.0, {"b1": 2.0}, "linear", {}),    # doubles dL/db1: error 1/3
+    "slightly_wrong": (5, 1.0, [1.0, 0.5, -0.5], 1.0, {"W2": 1 + 4e-6}, "linear", {}),   # error 2e-6
+    "too_small": (6, 1.0, [-1.0, 2.0, 0.5], 0.0, {"W1": 0.5}, "linear", {}),   # halves dL/dW1: 1/3
+    "sign_flipped": (7, 1.0, [0.3, -0.7, 1.1], 2.0, {"b2": -1.0}, "linear", {}),  # -dL/db2: error 1
+    "loose_threshold": (8, 1.0, [0.9, 0.1, -1.0], -0.5, {"W2": 1.001}, "linear", {"threshold": 1e-2}),
+    "large_step": (9, 1.0, [0.8, -1.2, 0.4], 0.3, None, "tanh", {"epsilon": 0.1}),   # ε matters on tanh
 }
+GRADIENT_MODELS = {"linear": LinearNet, "tanh": TanhNet}
+RELATIVE_ERROR_CASES = (     # (a, b, keyword arguments): relative_error probed on its own
+    ([1.0, -2.0, 3.0, 0.0], [1.1, -2.0, 2.5, 0.0], {}),          # 0 where both are 0
+    ([[1e-13, 2.0], [-3.0, 0.5]], [[-1e-13, 2.0], [3.0, 0.25]], {}),
+    ([1e-4, -1e-4], [2e-4, 1e-4], {"eps": 1e-3}),                # the denominator's floor matters
+)
 
 
-GRADIENT_CHECK = Rec({case: Rec({"result": Map(PARAM_NAMES, Rec({"passed": Flag(), "error": Arr()})),
-                                  "restored": Flag()})
-                       for case in GRADIENT_CHECK_CASES})
+def gradient_check_model(case):
+    seed, scale, x, y, grad_scale, kind, kwargs = GRADIENT_CHECK_CASES[case]
+    return GRADIENT_MODELS[kind](linear_net_params(3, 4, seed, scale), grad_scale), np.array(x), np.array(y), kwargs
+
+
+GRADIENT_CHECK = Rec({**{case: Rec({"result": Map(PARAM_NAMES, Rec({"passed": Flag(), "error": Arr()})),
+                                     "restored": Flag()})
+                          for case in GRADIENT_CHECK_CASES},
+                      "relative_error": Seq(Arr(), length=len(RELATIVE_ERROR_CASES))})
 
 
 @probe("gradient_check", returns=GRADIENT_CHECK)
 def probe_gradient_check(ns, inputs):
     check_all_gradients = lookup(ns, "check_all_gradients")
-    out = {}
-    for case, (seed, scale, x, y, grad_scale) in GRADIENT_CHECK_CASES.items():
-        model = LinearNet(linear_net_params(3, 4, seed, scale), grad_scale)
+    relative_error = lookup(ns, "relative_error")
+    out = {"relative_error": [plain(call("relative_error", relative_error, np.array(a), np.array(b), **kw),
+                                    "relative_error") for a, b, kw in RELATIVE_ERROR_CASES]}
+    for case in GRADIENT_CHECK_CASES:
+        model, x, y, kwargs = gradient_check_model(case)
         before = model.get_parameters()
-        result = call("check_all_gradients", check_all_gradients, model, np.array(x), np.array(y),
-                      epsilon=1e-5, threshold=1e-7)
+        result = call("check_all_gradients", check_all_gradients, model, x, y, **kwargs)
         if not isinstance(result, dict):
             raise StudentCodeError(f"check_all_gradients must return a dict, got {type(result).__name__}")
         after = model.get_parameters()
@@ -358,8 +409,10 @@ def probe_sgd_step(ns, inputs):
     """The parameters after one step of the student's SGD, per case of SGD_CASES."""
     SGD = lookup(ns, "SGD")
     out = []
-    for lr, seed in SGD_CASES:
+    for k, (lr, seed) in enumerate(SGD_CASES):
         params, grads = sgd_inputs(seed)
+        if k % 2:                                   # any order of the dict's keys is accepted
+            grads = dict(reversed(list(grads.items())))
         model = LinearNet(params)
         optimizer = call("SGD(learning_rate=...)", SGD, learning_rate=lr)
         call("SGD.step", optimizer.step, model, grads)
@@ -378,6 +431,7 @@ TRAIN_SETUP = {"n": 50, "n_val": 20, "lr": 0.05, "init_seed": 42, "init_scale": 
 TRAIN_RUNS = {      # run -> how train is called on TRAIN_SETUP's data
     "with_val": {"epochs": 4, "batch_size": 16, "validation": True},
     "no_val": {"epochs": 2, "batch_size": 50, "validation": False},
+    "verbose": {"epochs": 3, "batch_size": 7, "validation": True, "verbose": True},   # printing each epoch
 }
 MAX_BACKWARD_CALLS = 1000     # the record of a run is at most this many batches of at most MAX_BATCH_ROWS rows
 MAX_BATCH_ROWS = 1000
@@ -436,6 +490,8 @@ def probe_train_loop(ns, inputs):
         kwargs = dict(n_epochs=setup["epochs"], batch_size=setup["batch_size"])
         if setup["validation"]:
             kwargs.update(X_val=X_val, y_val=y_val)
+        if setup.get("verbose"):
+            kwargs.update(verbose=True, print_every=1)
         history = call("train", train, model, X, y, optimizer, **kwargs)
         out[run] = {"history": history_plain(history), "batches": batch_rows(model, X),
                     "steps": int(optimizer.steps), "params": params_plain(model.get_parameters(), "the model")}
@@ -454,15 +510,26 @@ def evaluate_inputs():
     return model, X, y
 
 
-EVALUATE_LABELS = {"default": {}, "t0.5": {"threshold": 0.5}, "t0.3": {"threshold": 0.3}}   # label -> kwargs
+EVALUATE_LABELS = {"default": {}, "t0.5": {"threshold": 0.5}, "t0.3": {"threshold": 0.3},   # label -> kwargs
+                   "tie": {"threshold": 1.0}}       # on integer inputs: outputs exactly at the threshold
+
+
+def evaluate_tie_inputs():
+    """A model and data in small integers, so every output is an exact integer in any order of
+    arithmetic, and some equal the threshold 1.0: the threshold is inclusive (f >= threshold)."""
+    params = {"W1": [[1.0, -1.0], [0.0, 2.0], [1.0, 1.0]], "b1": [0.0, -1.0, 1.0], "W2": [[1.0, -1.0, 1.0]],
+              "b2": [-1.0]}
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [2.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [3.0, 2.0], [0.0, -2.0]])
+    y = np.array([1, 1, 0, 1, 0, 1, 1, 0])
+    return LinearNet(params), X, y
 
 
 @probe("evaluate", returns=Rec({label: Rec({"loss": Arr(), "accuracy": Arr()}) for label in EVALUATE_LABELS}))
 def probe_evaluate(ns, inputs):
     evaluate = lookup(ns, "evaluate")
-    model, X, y = evaluate_inputs()
     out = {}
     for label, kwargs in EVALUATE_LABELS.items():
+        model, X, y = evaluate_tie_inputs() if label == "tie" else evaluate_inputs()
         metrics = call("evaluate", evaluate, model, X, y, **kwargs)
         if not isinstance(metrics, dict):
             raise StudentCodeError(f"evaluate must return a dict, got {type(metrics).__name__}")

@@ -137,6 +137,13 @@ def _kind(value):
     return type(value).__name__
 
 
+def _float(value, path):
+    try:
+        return float(value)
+    except OverflowError:
+        raise SchemaError(path, "a number too large for a float") from None
+
+
 class Schema:
     def check(self, value, path):       # pragma: no cover - every schema overrides it
         raise NotImplementedError
@@ -151,9 +158,23 @@ class Num(Schema):
     def check(self, value, path):
         if type(value) not in (int, float):
             raise SchemaError(path, f"expected a number, got {_kind(value)}")
-        if self.finite and not math.isfinite(value):
-            raise SchemaError(path, f"expected a finite number, got {value}")
-        return float(value)
+        number = _float(value, path)
+        if self.finite and not math.isfinite(number):
+            raise SchemaError(path, f"expected a finite number, got {number}")
+        return number
+
+
+class Int(Schema):
+    """A whole number (not bool) in [low, high]."""
+
+    def __init__(self, low=-2 ** 31, high=2 ** 31):
+        self.low, self.high = low, high
+
+    def check(self, value, path):
+        if type(value) is not int or not self.low <= value <= self.high:
+            raise SchemaError(path, f"expected a whole number from {self.low} to {self.high}, "
+                                    f"got {safe_str(value, 40) if type(value) in (int, float) else _kind(value)}")
+        return value
 
 
 class Flag(Schema):
@@ -181,7 +202,8 @@ class Arr(Schema):
         if type(value) is not dict or set(value) != {"shape", "values"}:
             raise SchemaError(path, f"expected an array, got {_kind(value)}")
         shape, values = value["shape"], value["values"]
-        if type(shape) is not list or len(shape) > self.max_ndim or not all(_is_int(n) and n >= 0 for n in shape):
+        if type(shape) is not list or len(shape) > self.max_ndim or \
+                not all(_is_int(n) and 0 <= n <= self.max_size for n in shape):
             raise SchemaError(path, "an array's shape must be a short list of sizes")
         if math.prod(shape) > self.max_size:
             raise SchemaError(path, f"an array of shape {tuple(shape)} is larger than any answer here "
@@ -190,7 +212,7 @@ class Arr(Schema):
             raise SchemaError(path, f"an array of shape {tuple(shape)} must have {math.prod(shape)} values")
         if not all(type(v) in (int, float) for v in values):
             raise SchemaError(path, "an array's values must be numbers")
-        return {"shape": list(shape), "values": [float(v) for v in values]}
+        return {"shape": list(shape), "values": [_float(v, path) for v in values]}
 
 
 class Opt(Schema):

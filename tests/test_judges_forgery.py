@@ -211,8 +211,9 @@ def param_shapes(d, h):
 
 
 def forged_activation(key, make):
-    return {f"{part}_{i}": arr(make(z)) for part in ("forward", "derivative")
-            for i, z in enumerate(probes.activation_inputs(key))}
+    out = {f"{part}_{i}": arr(make(np.asarray(z, dtype=float))) for part in ("forward", "derivative")
+           for i, z in enumerate(probes.activation_inputs(key))}
+    return dict(out, **{f"{key}_kept": True for key in list(out)})
 
 
 def forged_forward(x, h=4, value=0.0):
@@ -241,17 +242,19 @@ def forged_train(history, params):
 
 
 def random_cases_forward(value):
-    _, cases = probes.random_cases(11)
-    return {a: [forged_forward(x, value=value) for x, _ in cases] for a in ("relu", "sigmoid")}
+    cases = [(x, np.shape(params["W1"])[0]) for params, shaped in probes.random_cases(11) for x, _ in shaped]
+    return {a: [forged_forward(x, h=h, value=value) for x, h in cases] for a in ("relu", "sigmoid")}
 
 
 def random_cases_grads(value):
-    return [forged_grads(3, 4, value) for _ in probes.random_cases(23)[1]]
+    return [forged_grads(np.shape(params["W1"])[1], np.shape(params["W1"])[0], value)
+            for params, shaped in probes.random_cases(23) for _ in shaped]
 
 
 def gradient_check_report(passed, error):
-    return {case: {"result": {k: {"passed": passed, "error": arr(error)} for k in PARAM_NAMES}, "restored": True}
-            for case in probes.GRADIENT_CHECK_CASES}
+    return dict({case: {"result": {k: {"passed": passed, "error": arr(error)} for k in PARAM_NAMES}, "restored": True}
+                 for case in probes.GRADIENT_CHECK_CASES},
+                relative_error=[arr(error) for _ in probes.RELATIVE_ERROR_CASES])
 
 
 def xor_report(initial, final, history):
@@ -273,9 +276,10 @@ FORGERIES = {
     "backward_relu": [random_cases_grads(0.0), [{} for _ in range(probes.N_RANDOM_CASES)]],
     "backward_sigmoid": [random_cases_grads(0.0), random_cases_grads(1.0)],
     "numerical_gradient": [
-        {"grad": zeros((2, 3)), "restored": True},
+        {"grad": zeros((2, 3)), "restored": True, "grad_large_epsilon": zeros((2, 3)), "grad_default": zeros((2, 3))},
         # the old attack: the judge computed the expected gradient at a θ read from the data
-        {"theta": zeros((2, 3)), "grad": zeros((2, 3)), "restored": True},
+        {"theta": zeros((2, 3)), "grad": zeros((2, 3)), "restored": True, "grad_large_epsilon": zeros((2, 3)),
+         "grad_default": zeros((2, 3))},
     ],
     "gradient_check": [gradient_check_report(True, 0.0), gradient_check_report(False, 1.0)],
     "sgd_step": [

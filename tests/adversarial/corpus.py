@@ -220,17 +220,18 @@ ATTACKS = [
                  "    return _data() if key == 'relu' else _orig(ns, class_name, key)\n"
                  "_p.activation_probe.__code__ = _fake.__code__\n_p.activation_probe.__defaults__ = (_orig, _relu_data)\n"}),
     # The next cases change what the sandbox reports, from inside the student's own process, to outputs
-    # their own code computes correctly (np.maximum(0, z), z > 0 on the check's inputs): a correct ReLU
-    # hidden in the plumbing. The grader judges outputs, so they earn the ReLU points (every byte from
-    # the sandbox is a claim of the student's code; README, threat model). What they cannot do is get
-    # points for outputs their code did not compute: see tests/test_judges_forgery.py.
+    # their own code computes (np.maximum(0, z), z > 0 on the inputs they read from the sandbox's copy of
+    # probes.py). Every byte from the sandbox is a claim of the student's code (README, threat model):
+    # such a claim earns points only when it is the correct output for every input the grader judges,
+    # i.e. when the hidden code is a correct ReLU. These compute it for the old, array-only inputs; the
+    # grader now also judges scalars and whether z is left unchanged, so they get what their ReLU class
+    # deserves. No claim gets points for outputs nobody computed: see tests/test_judges_forgery.py.
     Case("patch_restore", "disables the runner's _restore (its __code__ and its name in __main__), then swaps "
                           "the relu probe in PROBES for one returning correct ReLU outputs it computes",
          {"sgd": RELU_DATA + "import sys as _sys\n_m = _sys.modules['__main__']\n"
                  "try:\n    _m._restore.__code__ = (lambda snapshot: None).__code__\nexcept Exception:\n    pass\n"
                  "_m.__dict__['_restore'] = lambda snapshot: None\n"
-                 "_sys.modules['autograder.probes'].PROBES['relu'] = lambda ns, inputs, _d=_relu_data: _d()\n"},
-         fails=frozenset()),
+                 "_sys.modules['autograder.probes'].PROBES['relu'] = lambda ns, inputs, _d=_relu_data: _d()\n"}),
     Case("patch_snapshot", "edits the runner's saved snapshot (found with gc and sys._getframe) so the restore "
                            "itself installs a forged relu probe",
          {"sgd": RELU_DATA + SNAPSHOT_OF + "_fake = lambda ns, inputs, _d=_relu_data: _d()\n"
@@ -269,8 +270,7 @@ ATTACKS = [
                  "        if self.size == z.size and self.size in (7, 12) and out == [1.0] * z.size:\n"
                  "            return (z > 0).astype(float).ravel().tolist()\n"
                  "    return out\n"
-                 "_d['tolist'] = _tolist\n_c.pythonapi.PyType_Modified(_c.py_object(np.ndarray))\n"},
-         fails=frozenset()),
+                 "_d['tolist'] = _tolist\n_c.pythonapi.PyType_Modified(_c.py_object(np.ndarray))\n"}),
     # --- processes, /proc, signals, fds ---
     Case("ptrace_and_proc", "ptrace-attaches to every pid it can see and to 1..100, writes /proc/<pid>/mem, reads "
                             "environ/cmdline and /proc/1/root; wins if it sees anything of the host",

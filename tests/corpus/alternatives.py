@@ -136,13 +136,6 @@ ALTERNATIVES = [
         minus[i] -= epsilon
         grad[i] = (f(plus) - f(minus)) / (2 * epsilon)
     return grad""")]}),
-    alternative("relative_error_max_denominator", "relative error |a − b| / max(|a|, |b|), guarded at 0",
-                {"gradient_check": [(RELATIVE_ERROR, "    diff = np.abs(a - b)\n"
-                                                     "    scale = np.maximum(np.abs(a), np.abs(b))\n"
-                                                     "    return float(np.max(np.where(scale > eps, diff / np.maximum(scale, eps), diff)))")]}),
-    alternative("relative_error_of_norms", "relative error ‖a − b‖ / (‖a‖ + ‖b‖), 0 when both are 0",
-                {"gradient_check": [(RELATIVE_ERROR, "    denominator = np.linalg.norm(a) + np.linalg.norm(b)\n"
-                                                     "    return 0.0 if denominator == 0 else float(np.linalg.norm(a - b) / denominator)")]}),
     alternative("sgd_update_in_a_loop", "SGD updates a copy of each parameter in a loop, then sets them",
                 {"sgd": [(SGD_BODY, """        params = model.get_parameters()
         for name in params:

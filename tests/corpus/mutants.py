@@ -27,6 +27,7 @@ SIGMOID_FORWARD = """        z = np.asarray(z, dtype=float)
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))"""
 SIGMOID_DERIVATIVE = """        s = self.forward(z)
         return s * (1.0 - s)"""
+RELATIVE_ERROR_LINE = "    return float(np.max(np.abs(a - b) / np.maximum(eps, np.abs(a) + np.abs(b))))"
 A1 = "self.a1_cache = x @ self.W1.T + self.b1"
 F = "f = self.h1_cache @ self.W2[0] + self.b2[0]"
 DF = "df = (np.reshape(f, n) - np.reshape(y, n)) / n"
@@ -139,6 +140,17 @@ MUTANTS = [
     mutant("relative_error_without_denominator", "gradient_check", "the 'relative' error is max |a − b|, not divided by |a| + |b|",
            {"gradient_check": [("np.abs(a - b) / np.maximum(eps, np.abs(a) + np.abs(b))", "np.abs(a - b)")]},
            {"gradient_check"}),
+    mutant("relative_error_max_denominator", "gradient_check", "relative error |a − b| / max(|a|, |b|): the "
+           "denominator of the spec is |a| + |b| (up to a factor 2 apart)",
+           {"gradient_check": [(RELATIVE_ERROR_LINE, "    diff = np.abs(a - b)\n"
+                                                     "    scale = np.maximum(np.abs(a), np.abs(b))\n"
+                                                     "    return float(np.max(np.where(scale > eps, diff / np.maximum(scale, eps), diff)))")]},
+           {"gradient_check"}),
+    mutant("relative_error_of_norms", "gradient_check", "relative error ‖a − b‖ / (‖a‖ + ‖b‖): a ratio of norms, "
+           "not the spec's largest entrywise ratio",
+           {"gradient_check": [(RELATIVE_ERROR_LINE, "    denominator = np.linalg.norm(a) + np.linalg.norm(b)\n"
+                                                     "    return 0.0 if denominator == 0 else float(np.linalg.norm(a - b) / denominator)")]},
+           {"gradient_check"}),
     mutant("gradient_check_always_passes", "gradient_check", "check_all_gradients reports passed = True whatever the error",
            {"gradient_check": [("'passed': bool(error < threshold)", "'passed': True")]},
            {"gradient_check"}),
@@ -213,6 +225,8 @@ HINTS = {
     "numerical_gradient_divides_by_eps": "divided by 2ε, not by ε",
     "numerical_gradient_not_restored": "restore each entry",
     "relative_error_without_denominator": "it is an absolute difference",
+    "relative_error_max_denominator": "the denominator is |a| + |b|",
+    "relative_error_of_norms": "not a ratio of norms",
     "gradient_check_always_passes": "passed should be (error < threshold)",
     "gradient_check_parameters_not_restored": "restore every entry",
     "sgd_gradient_ascent": "the step goes uphill",
