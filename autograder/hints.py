@@ -289,6 +289,9 @@ def evaluate(f, y, threshold, key):
                                                        f"threshold given ({threshold:g})"))
     out.append((float(np.sum((f >= threshold) == y)), "this is the number of correct predictions: accuracy is "
                                                        "their fraction"))
+    if np.any(f == threshold):
+        out.append((float(np.mean((f > threshold) == y)), "an output equal to the threshold counts as 1: the "
+                                                           "prediction is f >= threshold, not f > threshold"))
     return out
 
 

@@ -481,10 +481,9 @@ def judge_evaluate(data, inputs):
         threshold = kwargs.get("threshold", 0.5)
         expected = evaluate(model, X, y, threshold=threshold)
         call = "evaluate(model, X, y)" if label == "default" else f"evaluate(model, X, y, threshold={threshold})"
-        if label == "tie":
-            call += " on outputs some of which equal the threshold (it is inclusive: f >= threshold)"
+        where = " with some outputs exactly at the threshold" if label == "tie" else ""
         for k in ("loss", "accuracy"):
-            out.append(compare(f"{call}['{k}']", data[label][k], expected[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
+            out.append(compare(f"{call}['{k}']{where}", data[label][k], expected[k], rtol=EXACT_RTOL, atol=EXACT_ATOL,
                                candidates=lambda: hints.evaluate(f, y, threshold, k)))
     return out
 

@@ -203,6 +203,23 @@ def threshold_section(study):
     return lines
 
 
+def generated_section():
+    """The generated mutants (scripts/generate_mutants.py --grade writes tests/generated/survivors.md)."""
+    path = os.path.join(ROOT, "tests", "generated", "survivors.md")
+    if not os.path.exists(path):
+        return ["## Generated mutants", "", "Run `python scripts/generate_mutants.py --grade` to measure them.", ""]
+    with open(path, encoding="utf-8") as f:
+        table = f.read().strip()
+    return ["## Generated mutants", "",
+            "Every single-point mutant of the solution cells (`python scripts/generate_mutants.py --grade`: "
+            "arithmetic and comparison operators, constants, axes, indices, transposes, dropped statements, "
+            "swapped arguments, unary and boolean operators, return values, calls), each classified equivalent "
+            "or not by differential testing against `src/` on random inputs of many shapes, then graded. "
+            "`tests/test_generated_mutants.py` asserts at least 98% of the non-equivalent ones are killed by the "
+            "pytest path (all of them) and by the nbgrader path (a fixed sample of 60).", "",
+            table.replace("\n## ", "\n### "), ""]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--rerun-study", action="store_true")
@@ -260,7 +277,7 @@ def main(argv=None):
     for a in ALTERNATIVES:
         nb_score = "n/a" if nb is None else f"{sum(nb[a.name].values()):g}"
         lines.append(f"| `{a.name}` | {a.description} | {sum(py_points[a.name].values()):g} | {nb_score} |")
-    lines += [""] + tolerance_section(errors) + threshold_section(study)
+    lines += [""] + generated_section() + tolerance_section(errors) + threshold_section(study)
     with open(DOC, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
     print("\n".join(lines[:12]))

@@ -188,6 +188,10 @@ MUTANTS = [
     mutant("accuracy_threshold_ignored", "evaluation", "accuracy always thresholds at 0.5, ignoring `threshold`",
            {"evaluate": [("(f >= threshold).astype(int)", "(f >= 0.5).astype(int)")]},
            {"evaluate"}),
+    mutant("evaluate_threshold_exclusive", "evaluation", "an output equal to the threshold is predicted 0 "
+           "(f > threshold): the threshold is inclusive",
+           {"evaluate": [("(f >= threshold).astype(int)", "(f > threshold).astype(int)")]},
+           {"evaluate"}),
     mutant("evaluate_loss_without_half", "evaluation", "the loss is the mean of (f − y)², without the ½",
            {"evaluate": [("np.mean(0.5 * (f - y) ** 2)", "np.mean((f - y) ** 2)")]},
            {"evaluate"}),
@@ -226,6 +230,7 @@ HINTS = {
     "numerical_gradient_not_restored": "restore each entry",
     "relative_error_without_denominator": "it is an absolute difference",
     "relative_error_max_denominator": "the denominator is |a| + |b|",
+    "evaluate_threshold_exclusive": "not f > threshold",
     "relative_error_of_norms": "not a ratio of norms",
     "gradient_check_always_passes": "passed should be (error < threshold)",
     "gradient_check_parameters_not_restored": "restore every entry",
