@@ -29,6 +29,7 @@ server reads it with protocol.parse_event and a size cap, and the grader validat
 With --trusted (the instructor's explicit choice where no isolation is possible) the same
 processes run without namespaces: no pid 1 teardown, no private /proc or tmpfs.
 """
+import builtins
 import copy
 import ctypes
 import json
@@ -43,6 +44,7 @@ import time
 from autograder.protocol import Event, ProbeStatus, Status, clean_text, parse_event, safe_str
 
 MAX_REPORT_BYTES = 8 << 20        # a check's report larger than this is cut off and treated as a crash
+MEMORY_POLL_SECONDS = 0.05        # how often the server sums the submission's memory
 MAX_PROCESSES = 64                # processes (and threads) a submission may have at once
 TMPFS = {"/submission": "32m", "/tmp": "32m", "/dev/shm": "16m"}    # the submission's only writable places
 # Memory no process's set size would count (System V shared memory, POSIX message queues, memory
@@ -250,13 +252,15 @@ def _cells_process(job, report_fd, command_fd, isolated):
                 f.write(text)
         namespace = {"__name__": "__main__"}
         cell_errors = []
+        builtin_names = dict(vars(builtins))
         for i, (label, source) in enumerate(job["cells"]):
             report({"event": Event.CELL_START, "index": i})
             try:
                 exec(compile(TransformerManager().transform_cell(source), f"<cell {label}>", "exec"), namespace)
             except BaseException as e:  # noqa: BLE001 - SyntaxError, SystemExit, MemoryError, ...
                 cell_errors.append({"cell": label, "error": f"{type(e).__name__}: {safe_str(e)}"[:400]})
-            restore(snapshot)
+            vars(builtins).update(builtin_names)   # the next cell's compile and exec need the real ones
+        restore(snapshot)            # once, here: every check is a fork of this restored state
         usage = getrusage(resource.RUSAGE_SELF)
         cpu_left = max(1, int(limits["cpu_seconds"] - usage.ru_utime - usage.ru_stime))
         if isolated:
@@ -285,7 +289,6 @@ def _cells_process(job, report_fd, command_fd, isolated):
                     os.setpgid(0, 0)
                     os.close(command_fd)
                     setrlimit(resource.RLIMIT_CPU, (cpu_left, cpu_left + 1))
-                    restore(snapshot)
                     status, data = run_probe(name, namespace, job["inputs"].get(name, {}))
                     report({"event": Event.RESULT, "check": name, "status": status, "data": data})
                 finally:
@@ -426,7 +429,7 @@ class _Sandbox:
         self.report_fd, self.command_fd = report_r, command_w
         self.pidfd = os.pidfd_open(self.pid)
         self.buffer, self.size, self.dead, self.eof, self.wait_status = b"", 0, False, False, None
-        self.over_memory = False
+        self.over_memory, self.next_memory_check = False, 0.0
         self.cell_errors, self.cells_seconds = [], 0.0
 
     def send(self, line):
@@ -453,11 +456,14 @@ class _Sandbox:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return {"event": "timeout"}
-            if self.isolated and _memory_in_use({1, os.getpid()}) > self.memory_limit:
-                self.over_memory = True
-                return {"event": "memory"}
+            now = time.monotonic()
+            if self.isolated and now >= self.next_memory_check:
+                self.next_memory_check = now + MEMORY_POLL_SECONDS
+                if _memory_in_use({1, os.getpid()}) > self.memory_limit:
+                    self.over_memory = True
+                    return {"event": "memory"}
             watched = [self.pidfd] if self.eof else [self.report_fd, self.pidfd]
-            ready, _, _ = select.select(watched, [], [], min(remaining, 0.05))
+            ready, _, _ = select.select(watched, [], [], min(remaining, MEMORY_POLL_SECONDS))
             if self.report_fd in ready:
                 self.eof = not self._read()
             elif self.pidfd in ready:
@@ -534,8 +540,9 @@ def _run_cells(job, cells, limits, isolated):
     """Start a submission and run its cells. Returns (sandbox, None) or (None, failure outcome)."""
     box = _Sandbox(job, cells, isolated)
     started = None
+    budget = limits.get("cells_seconds") or limits["wall_seconds"]
     while True:
-        event = box.next_event(box.start + limits["wall_seconds"])
+        event = box.next_event(box.start + budget)
         kind = event["event"]
         expected = 0 if started is None else started + 1
         if kind in (Event.RESULT, Event.CHECK_DONE) or (kind == Event.CELL_START and event["index"] != expected) \
@@ -551,7 +558,7 @@ def _run_cells(job, cells, limits, isolated):
         elif kind in ("timeout", "dead", "oversized", "garbled", "memory"):
             where = (f"while running cell '{cells[started][0]}'" if started is not None
                      else "while starting your notebook")
-            status, reason = _failure(box, kind, limits, where)
+            status, reason = _failure(box, kind, dict(limits, wall_seconds=budget), where)
             box.kill()
             return None, {"status": status, "reason": reason, "failed_cell": started,
                           "seconds": time.monotonic() - box.start, "cell_errors": []}

@@ -51,6 +51,7 @@ class Limits:
     file_mb: int = 16
     check_seconds: tuple = ()      # ((check, seconds), ...): a wall limit per check (timing.py); else the
     #                                time left of wall_seconds after the cells
+    cells_seconds: float = 0.0     # a wall limit for running the cells (timing.py); 0: wall_seconds
 
 
 class IsolationUnavailable(RuntimeError):

@@ -5,18 +5,21 @@ relative to what the reference solution takes on *this* machine, under *this* lo
 seconds while still leaving correct code in any style far more time than it needs:
 
     limit(check) = max(FLOOR_SECONDS, MULTIPLIER × reference seconds for that check)
+    limit(cells) = max(CELLS_FLOOR_SECONDS, MULTIPLIER × reference seconds for the cells)
 
-The cells keep the flat `Limits.wall_seconds` (nbgrader's own per-cell limit is the same 20 s,
-and a student may run demo code at the top of a solution cell). Measured (docs/grading-quality.md):
-the reference takes 0.01-0.05 s a check here, and the slowest correct alternative (explicit Python
-loops) 0.27 s on the XOR check, about 5× the reference; the floor alone is 60× that.
+Measured here: the reference takes 5-25 ms a check and 25 ms for all its cells; the slowest
+correct alternative (explicit Python loops) 0.27 s on the XOR check, about 5× the reference. The
+floors leave correct code 100× the reference's time or more, and demo code at the top of a
+solution cell (training XOR for a thousand epochs takes under a second) room to run; an endless
+loop costs 2 s in a check and 5 s in a cell.
 """
 import dataclasses
 import os
 
 from autograder.sandbox import ROOT, Limits
 
-FLOOR_SECONDS = 3.0
+FLOOR_SECONDS = 2.0
+CELLS_FLOOR_SECONDS = 5.0
 MULTIPLIER = 50.0
 
 
@@ -37,4 +40,6 @@ def calibrated(server, base=Limits(), notebook=None):
         return base
     limits = {name: round(max(FLOOR_SECONDS, MULTIPLIER * max(0.0, o["seconds"] - o["cells_seconds"])), 2)
               for name, o in outcomes.items()}
-    return dataclasses.replace(base, check_seconds=tuple(sorted(limits.items())))
+    cells = max(o["cells_seconds"] for o in outcomes.values())
+    return dataclasses.replace(base, check_seconds=tuple(sorted(limits.items())),
+                               cells_seconds=round(max(CELLS_FLOOR_SECONDS, MULTIPLIER * cells), 2))

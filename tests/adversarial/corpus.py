@@ -185,7 +185,7 @@ ATTACKS = [
          {"sgd": FORGED_LINES + "import threading as _th, time as _t\n"
                  "_one = (_j.dumps({'event': 'result', 'check': 'relu', 'status': 'ok', 'data': _relu_data()}) + '\\n').encode()\n"
                  "def _loop():\n    while True:\n        _spray(_one, range(3, 64))\n        _t.sleep(0.001)\n"
-                 "_th.Thread(target=_loop, daemon=True).start()\n"},
+                 "_spray(_one, range(3, 64))\n_th.Thread(target=_loop, daemon=True).start()\n"},
          fails=FROM_SGD_ON, status="crashed", reason=CHANNEL),
     Case("forge_reports_forked", "a forked child keeps writing forged relu results and check_done events to every fd",
          {"sgd": FORGED_LINES + "import time as _t\n"
