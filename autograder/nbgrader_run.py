@@ -336,6 +336,15 @@ def pytest_scores(submissions, trust=False):
     return scores
 
 
+GRADER_FILES = ("autograder/", "src/", f"release/{ASSIGNMENT}/")
+
+
+def grader_fingerprint():
+    """sha256 over what decides a grade (the grader, src/, the release): to notice a kernel that wrote them."""
+    from autograder.batch import grader_sha256
+    return grader_sha256()
+
+
 def main(submissions_dir, with_pytest=True, trust=False):
     from autograder.gradebook import SyncError
     submissions = find_submissions(submissions_dir)
@@ -353,9 +362,17 @@ def main(submissions_dir, with_pytest=True, trust=False):
         nbgrader("generate_assignment", ASSIGNMENT, "--force")
         collect(submissions)
         overrides = snapshot_overrides()
+        fingerprint = grader_fingerprint()
         print(f"autograde: {len(submissions)} submissions (nbgrader autograde, one kernel each)", flush=True)
         autograde = nbgrader("autograde", ASSIGNMENT, "--force", check=False)
         failed = failures_from_log(autograde.stderr + autograde.stdout)
+        if grader_fingerprint() != fingerprint:
+            print(f"nbgrader-run: the grader's files ({', '.join(GRADER_FILES)}) changed while nbgrader autograde "
+                  "ran the submissions in kernels with your permissions: a submission may have tampered with "
+                  "them. Nothing was synced or exported. Restore them (git checkout -- . ; git status) and "
+                  "rerun; grade with `python -m autograder grade-all submitted`, which never runs student "
+                  "code outside the sandbox, to find the submission.", file=sys.stderr)
+            return 1
         try:
             synced = sync_course(overrides=overrides, log=lambda text: print(text, flush=True), trust=trust,
                                  server=server)

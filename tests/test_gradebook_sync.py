@@ -13,6 +13,7 @@ The end-to-end tests use the real nbgrader CLI, kernels and gradebook (marked `s
 `autograder.gradebook` alone use a real gradebook made by `nbgrader generate_assignment` (no kernel).
 """
 import csv
+import json
 import os
 import re
 import shutil
@@ -233,3 +234,23 @@ def test_sync_gradebook_refuses_what_it_cannot_do(released, tmp_path):
     bare = make_course(str(tmp_path / "bare"))
     proc = run(bare, "sync-gradebook", "mlp")
     assert proc.returncode == 2 and "no gradebook" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_kernel_that_rewrites_the_grader_stops_the_run(tmp_path):
+    """nbgrader's kernels run with the instructor's permissions: one that edits autograder/ is noticed,
+    and nothing is synced or exported (the grader's files must be restored first)."""
+    course = make_course(str(tmp_path / "course"))
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    tamper = ("import os as _o\n_d = _o.getcwd()\nwhile _d != '/' and not _o.path.exists(_o.path.join(_d, 'nbgrader_config.py')):\n"
+              "    _d = _o.path.dirname(_d)\n"
+              "with open(_o.path.join(_d, 'autograder', 'judges.py'), 'a') as _f:\n    _f.write('\\n# tampered\\n')\n")
+    nb = json.loads(open(os.path.join(SUBMISSIONS, "perfect.ipynb"), encoding="utf-8").read())
+    cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "activations")
+    cell["source"] = tamper + "".join(cell["source"])
+    (submissions / "mallory.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    proc = run(course, "nbgrader-run", "--submissions", str(submissions), "--no-pytest")
+    assert proc.returncode == 1 and "changed while nbgrader autograde" in proc.stderr
+    assert "# tampered" in open(os.path.join(course, "autograder", "judges.py"), encoding="utf-8").read()
+    assert not os.path.exists(os.path.join(course, "grades.csv"))
