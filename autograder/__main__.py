@@ -5,6 +5,8 @@
     python -m autograder nbgrader-run [--submissions DIR]         # release + nbgrader autograde of a class
     python -m autograder grade-all DIR [--jobs N] [--shard i/N]   # sandboxed, parallel, resumable batch grading
     python -m autograder merge-csv A.csv B.csv ... --out grades.csv  # merge the CSVs of grade-all shards
+    python -m autograder sync-gradebook [mlp] [--student S]       # gradebook.db's scores := the sandbox's verdicts
+                                                                   # (after `nbgrader autograde` by hand)
 """
 import argparse
 import os
@@ -30,6 +32,7 @@ def main(argv=None):
     run.add_argument("--submissions", default="examples/submissions",
                      help="folder of <student>.ipynb files, or of <student>/mlp/mlp.ipynb (default: %(default)s)")
     run.add_argument("--no-pytest", action="store_true", help="skip the pytest-path column of the table")
+    run.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
     batch = sub.add_parser("grade-all", help="grade every DIR/<student>/mlp/*.ipynb in parallel sandboxes "
                                              "(resumable; see autograder/batch.py)")
     batch.add_argument("directory")
@@ -94,7 +97,7 @@ def main(argv=None):
             print(clean_text(f"grade: {type(e).__name__}: {safe_str(e)}"), file=sys.stderr)
             return 2
     from autograder import nbgrader_run
-    return nbgrader_run.main(args.submissions, with_pytest=not args.no_pytest)
+    return nbgrader_run.main(args.submissions, with_pytest=not args.no_pytest, trust=args.trust_submissions)
 
 
 if __name__ == "__main__":
