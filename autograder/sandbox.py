@@ -85,17 +85,28 @@ def claim_uid(preferred=0):
     raise RuntimeError(f"all {MAX_SANDBOX_UIDS} sandbox uids are in use")
 
 
-def _prefixes():
-    """The interpreter's folders the sandbox must see (the venv and the Python it was made from)."""
-    folders = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
-    folders.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
-    return sorted(f for f in folders if not (f + "/").startswith("/usr/"))
+SANDBOX_VENV = "/venv"       # where the grader's virtualenv appears in the sandbox (its own path may be
+#                              under /tmp, which the sandbox has a fresh tmpfs for)
+
+
+def _in_venv():
+    return sys.prefix != sys.base_prefix
+
+
+def sandbox_python():
+    """The interpreter's path inside the sandbox."""
+    return os.path.join(SANDBOX_VENV, os.path.relpath(sys.executable, sys.prefix)) if _in_venv() else sys.executable
 
 
 def sandbox_binds():
-    """[(host path, path in the sandbox)] bound read-only besides /usr: the interpreter's folders and
-    the sandbox modules (nothing else of the course)."""
-    binds = [(prefix, prefix) for prefix in _prefixes()]
+    """[(host path, path in the sandbox)] bound read-only besides /usr: the virtualenv (at /venv), the
+    Python it was made from (at its own path, where the venv's pyvenv.cfg and symlinks point) and the
+    sandbox modules; nothing else of the course."""
+    venv = os.path.realpath(sys.prefix) if _in_venv() else None
+    bases = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
+    bases.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    binds = [(venv, SANDBOX_VENV)] if venv else []
+    binds += [(p, p) for p in sorted(bases) if p != venv and not (p + "/").startswith("/usr/")]
     binds += [(os.path.join(PACKAGE, m), f"/grader/autograder/{m}") for m in SANDBOX_MODULES]
     return binds
 
@@ -112,11 +123,11 @@ def bwrap_command(binary, binds):
     for path in ("/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    args += ["--dir", "/grader/autograder"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/submission", "--dir", "/dev/shm",
+             "--dir", "/grader/autograder"]
     for source, dest in binds:
         args += ["--ro-bind", source, dest]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/submission", "--dir", "/dev/shm",
-             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]   # nothing to leave for the next one      # bwrap's root tmpfs: nothing to leave for the next student
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]   # nothing to leave for the next one      # bwrap's root tmpfs: nothing to leave for the next student
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
            "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONPATH": "/grader", "PYTHONHASHSEED": "0",
            "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -124,7 +135,7 @@ def bwrap_command(binary, binds):
     env.update({k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ})
     for key, value in env.items():
         args += ["--setenv", key, value]
-    return args + [sys.executable, "-m", "autograder.runner"]
+    return args + [sandbox_python(), "-m", "autograder.runner"]
 
 
 def _staged(binary, binds, staging):

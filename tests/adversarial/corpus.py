@@ -180,17 +180,19 @@ ATTACKS = [
          "while its cells run (the grader must judge only what its probe computed)",
          {"sgd": FORGED_LINES + "_spray(_forged)\n"},
          fails=FROM_SGD_ON, status="crashed", reason=CHANNEL),
-    Case("forge_reports_thread", "a background thread of the cells process keeps writing forged relu results "
+    Case("forge_reports_thread", "writes forged relu results to every fd, then a background thread of the cells process keeps writing them "
          "to every open fd while the checks run",
          {"sgd": FORGED_LINES + "import threading as _th, time as _t\n"
                  "_one = (_j.dumps({'event': 'result', 'check': 'relu', 'status': 'ok', 'data': _relu_data()}) + '\\n').encode()\n"
                  "def _loop():\n    while True:\n        _spray(_one, range(3, 64))\n        _t.sleep(0.001)\n"
                  "_spray(_one, range(3, 64))\n_th.Thread(target=_loop, daemon=True).start()\n"},
          fails=FROM_SGD_ON, status="crashed", reason=CHANNEL),
-    Case("forge_reports_forked", "a forked child keeps writing forged relu results and check_done events to every fd",
+    Case("forge_reports_forked", "writes forged relu results and check_done events to every fd, then a forked child "
+         "keeps writing them",
          {"sgd": FORGED_LINES + "import time as _t\n"
                  "_one = (_j.dumps({'event': 'result', 'check': 'relu', 'status': 'ok', 'data': _relu_data()}) + '\\n'\n"
                  "        + _j.dumps({'event': 'check_done', 'check': 'relu', 'wait_status': 0}) + '\\n').encode()\n"
+                 "_spray(_one, range(3, 64))\n"
                  "if _o.fork() == 0:\n    while True:\n        _spray(_one, range(3, 64))\n        _t.sleep(0.001)\n"},
          fails=FROM_SGD_ON, status="crashed", reason=CHANNEL),
     Case("forge_garbage_to_fds", "writes deeply nested JSON, garbage and a 9 MB line to every fd in the evaluate cell",
