@@ -45,8 +45,8 @@ def main(argv=None):
     batch.add_argument("--gradebook", help="nbgrader gradebook to compare scores with (default: ./gradebook.db "
                                            "when present)")
     batch.add_argument("--timeout", type=float, help="a flat wall-clock limit in seconds per check, cells included "
-                       "(default: 20 s for the cells and, per check, 50× the reference solution's own time on this "
-                       "machine, at least 3 s: autograder/timing.py)")
+                       "(default: 50× the reference solution's own time on this machine, at least 5 s for "
+                       "the cells and 2 s per check: autograder/timing.py)")
     batch.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
     merge = sub.add_parser("merge-csv", help="merge the CSVs written by grade-all shards")
     merge.add_argument("paths", nargs="+")

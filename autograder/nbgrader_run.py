@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder import timing
+
 from autograder.checks import ASSIGNMENT, CHECKS, MAX_SCORE, NOTEBOOK
 from autograder.sandbox import ROOT
 
@@ -180,7 +182,7 @@ def sandboxed_verdicts(paths, trust=False, server=None):
     IsolationUnavailable (no isolation possible on this machine) is raised, not recorded."""
     from autograder.submission import InvalidSubmission, Submission
     unavailable = isolation_unavailable()
-    verdicts, own = {}, server is None
+    verdicts, own, limits = {}, server is None, None
     try:
         for student, path in paths.items():
             try:
@@ -192,7 +194,9 @@ def sandboxed_verdicts(paths, trust=False, server=None):
                 try:
                     if server is None:
                         server, own = fork_server(trust), True
-                    verdicts[student] = verdict_of(submission.grade_all(server))
+                    if limits is None or limits[0] is not server:        # calibrated once per server (timing.py)
+                        limits = (server, timing.calibrated(server))
+                    verdicts[student] = verdict_of(submission.grade_all(server, limits=limits[1]))
                     break
                 except unavailable:
                     raise
@@ -336,17 +340,24 @@ def pytest_scores(submissions, trust=False):
     return scores
 
 
-GRADER_FILES = ("autograder/", "src/", f"release/{ASSIGNMENT}/")
+GRADER_FILES = ("autograder/", "src/", f"release/{ASSIGNMENT}/", "nbgrader_config.py")
 
 
 def grader_fingerprint():
-    """sha256 over what decides a grade (the grader, src/, the release): to notice a kernel that wrote them."""
-    from autograder.batch import grader_sha256
-    return grader_sha256()
+    """sha256 over what decides a grade (the grader, src/, the release, nbgrader_config.py, which nbgrader
+    runs again for feedback and export): to notice a kernel that wrote them."""
+    from autograder.batch import file_sha256, grader_sha256
+    return grader_sha256() + file_sha256(os.path.join(ROOT, "nbgrader_config.py"))
 
 
 def main(submissions_dir, with_pytest=True, trust=False):
     from autograder.gradebook import SyncError
+    if os.path.realpath(submissions_dir) == os.path.realpath(os.path.join(ROOT, "submitted")):
+        print("nbgrader-run copies --submissions DIR into submitted/, so DIR cannot be submitted/ itself. For what "
+              f"`nbgrader collect` put there: nbgrader autograde {ASSIGNMENT} --force && python -m autograder "
+              f"sync-gradebook {ASSIGNMENT} && nbgrader generate_feedback {ASSIGNMENT} --force && nbgrader export",
+              file=sys.stderr)
+        return 2
     submissions = find_submissions(submissions_dir)
     if not submissions:
         print(f"no submissions found in {submissions_dir}", file=sys.stderr)

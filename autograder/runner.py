@@ -294,10 +294,13 @@ def _cells_process(job, report_fd, command_fd, isolated):
                 finally:
                     exit_now(0)
             _, wait_status = waitpid(pid, 0)
-            try:
-                os.killpg(pid, signal.SIGKILL)            # whatever the check's process group left running
-            except OSError:
-                pass
+            if isolated:
+                _kill_all_but_me()                        # whatever the check started, setsid or not
+            else:
+                try:
+                    os.killpg(pid, signal.SIGKILL)        # whatever the check's process group left running
+                except OSError:
+                    pass
             report({"event": Event.CHECK_DONE, "check": name, "wait_status": wait_status})
     finally:
         exit_now(0)
