@@ -79,3 +79,12 @@ def test_outputs_of_the_main_job(course):
     feedback = open(os.path.join(course_dir, "feedback", "no_relu_mask", "mlp", "mlp.html")).read()
     assert "dL/dW1" in feedback, "the judge's message reaches the student's feedback"
     assert "nbgrader autograde exit status 1" in stdout
+
+
+def test_nbgrader_run_refuses_to_collect_from_submitted_itself(capsys):
+    """It copies --submissions DIR into submitted/ (removing each student's old copy first): DIR cannot be
+    submitted/, whose notebooks it would delete. The message gives the commands for that case."""
+    from autograder import nbgrader_run
+    assert nbgrader_run.main(os.path.join(nbgrader_run.ROOT, "submitted")) == 2
+    err = capsys.readouterr().err
+    assert "cannot be submitted/ itself" in err and "sync-gradebook" in err
