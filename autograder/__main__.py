@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from autograder.sandbox import IsolationUnavailable
 from autograder.submission import InvalidSubmission
 
 TRUST_HELP = ("run student code without a sandbox when none can be made on this machine (only if you "
@@ -90,7 +91,7 @@ def main(argv=None):
         except InvalidSubmission as e:
             print(" ".join(clean_text(f"cannot grade {args.path}: {e}").split()), file=sys.stderr)
             return 2
-        except grading.isolation_unavailable() as e:
+        except IsolationUnavailable as e:
             print(" ".join(safe_str(e, 1000).split()), file=sys.stderr)
             return 2
         except OSError as e:                 # results.json cannot be written where --json says

@@ -69,10 +69,10 @@ from dataclasses import dataclass
 
 from autograder import timing
 from autograder.checks import ASSIGNMENT, MAX_SCORE, NOTEBOOK
-from autograder.grade import (GRADER_ERROR, gradescope_results, isolation_of, isolation_unavailable,
-                              make_fork_server, not_graded_results, submission_status, write_json_atomically)
+from autograder.grade import (GRADER_ERROR, gradescope_results, isolation_of, not_graded_results, submission_status,
+                              write_json_atomically)
 from autograder.protocol import clean_text, safe_str
-from autograder.sandbox import ROOT, Limits
+from autograder.sandbox import ROOT, ForkServer, IsolationUnavailable, Limits
 from autograder.submission import MAX_NOTEBOOK_BYTES, InvalidSubmission, Submission, read_bytes
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "submission_status"]     # re-exported: where they used to live
@@ -362,7 +362,7 @@ class _Server:
         """The server, and the limits to grade with on it (per check, calibrated on the reference's
         own time when asked: timing.py)."""
         if self.server is None:
-            self.server = make_fork_server(self.index, self.trust)
+            self.server = ForkServer(worker_index=self.index, trust=self.trust)
             self.limits = timing.calibrated(self.server, self.base) if self.calibrate else self.base
         return self.server
 
@@ -382,7 +382,7 @@ def _grade_one(pool, student, box):
     for attempt in range(2):
         try:
             server = box.get()
-        except isolation_unavailable():
+        except IsolationUnavailable:
             raise
         except Exception as e:  # noqa: BLE001 - the grader's failure: record it, go on with the class
             record = error_record(student, pool.grader_sha, e)
@@ -406,7 +406,7 @@ def _worker(index, pool):
             try:
                 path = prepare_results_path(pool.results_dir, student.id)
                 record = _grade_one(pool, student, box)
-            except isolation_unavailable() as e:
+            except IsolationUnavailable as e:
                 pool.fatal.append(e)
                 pool.stop.set()
                 return
@@ -580,7 +580,7 @@ def main(directory, jobs=2, out="grades.csv", results_dir="results", shard=None,
     try:
         records, skipped = grade_class(students, results_dir, jobs=jobs, limits=limits, force=force, trust=trust,
                                        calibrate=timeout is None)
-    except isolation_unavailable() as e:
+    except IsolationUnavailable as e:
         print(" ".join(safe_str(e, 1000).split()), file=sys.stderr)
         return 2
     if gradebook is None and os.path.exists("gradebook.db"):

@@ -29,17 +29,6 @@ NO_CODE_RAN = "none: no student code ran"
 UNKNOWN = "unknown"
 
 
-# --- the sandbox's isolation ------------------------------------------------------------------
-
-def isolation_unavailable():
-    """The exception ForkServer raises when student code cannot be isolated on this machine."""
-    return sandbox.IsolationUnavailable
-
-
-def make_fork_server(worker_index=0, trust=False):
-    return sandbox.ForkServer(worker_index=worker_index, trust=trust)
-
-
 def isolation_of(server):
     """The server's one-line description of how student code was isolated."""
     value = getattr(server, "isolation", UNKNOWN)
@@ -208,7 +197,7 @@ def main(path, json_out=None, trust=False):
         results, isolation = grade_with_hidden_suite(path, trust)
     except SuiteError as e:
         return failed(e)
-    except isolation_unavailable() as e:
+    except sandbox.IsolationUnavailable as e:
         write(not_graded_results("error", f"{GRADER_ERROR}: {safe_str(e, 400)}", UNKNOWN))
         raise
     except Exception as e:  # noqa: BLE001 - the grader failed: say so, and still write results.json

@@ -21,7 +21,6 @@
    verdict the sandbox overruled).
 """
 import csv
-import inspect
 import os
 import re
 import shutil
@@ -34,7 +33,7 @@ import nbformat
 from autograder import timing
 
 from autograder.checks import ASSIGNMENT, CHECKS, MAX_SCORE, NOTEBOOK
-from autograder.sandbox import ROOT
+from autograder.sandbox import ROOT, ForkServer, IsolationUnavailable
 
 COURSE_ID = "nn-from-scratch"            # CourseDirectory.course_id in nbgrader_config.py
 GRADEBOOK = os.path.join(ROOT, "gradebook.db")
@@ -126,19 +125,6 @@ def exported_scores(path):
 
 # --- the sandbox's verdicts into the gradebook ------------------------------------------------
 
-def fork_server(trust=False):
-    """The sandbox's ForkServer (passing `trust` only to a ForkServer that takes it)."""
-    from autograder import sandbox
-    params = inspect.signature(sandbox.ForkServer).parameters
-    return sandbox.ForkServer(trust=trust) if "trust" in params else sandbox.ForkServer()
-
-
-def isolation_unavailable():
-    """The exception the sandbox raises when student code cannot be isolated on this machine."""
-    from autograder import sandbox
-    return getattr(sandbox, "IsolationUnavailable", ())
-
-
 @dataclass
 class Verdict:
     """The sandboxed grader's verdict on one submitted notebook."""
@@ -181,7 +167,6 @@ def sandboxed_verdicts(paths, trust=False, server=None):
     a fresh fork per check, judged here. A grader failure is retried once on a fresh server; the sandbox's
     IsolationUnavailable (no isolation possible on this machine) is raised, not recorded."""
     from autograder.submission import InvalidSubmission, Submission
-    unavailable = isolation_unavailable()
     verdicts, own, limits = {}, server is None, None
     try:
         for student, path in paths.items():
@@ -193,12 +178,12 @@ def sandboxed_verdicts(paths, trust=False, server=None):
             for attempt in range(2):
                 try:
                     if server is None:
-                        server, own = fork_server(trust), True
+                        server, own = ForkServer(trust=trust), True
                     if limits is None or limits[0] is not server:        # calibrated once per server (timing.py)
                         limits = (server, timing.calibrated(server))
                     verdicts[student] = verdict_of(submission.grade_all(server, limits=limits[1]))
                     break
-                except unavailable:
+                except IsolationUnavailable:
                     raise
                 except Exception as e:  # noqa: BLE001 - the grader broke: retry once, then no verdict
                     if server is not None:
@@ -321,9 +306,7 @@ def gradebook_notes(report):
 
 def _hidden_suite_score(path, trust):
     from autograder.grade import run_hidden_suite
-    if trust and "trust" in inspect.signature(run_hidden_suite).parameters:
-        return sum(r.points for r in run_hidden_suite(path, trust=True))
-    return sum(r.points for r in run_hidden_suite(path))
+    return sum(r.points for r in run_hidden_suite(path, trust=trust))
 
 
 def pytest_scores(submissions, trust=False):
@@ -363,8 +346,8 @@ def main(submissions_dir, with_pytest=True, trust=False):
         print(f"no submissions found in {submissions_dir}", file=sys.stderr)
         return 2
     try:
-        server = fork_server(trust)           # before anything is graded: no sandbox, no run
-    except isolation_unavailable() as e:
+        server = ForkServer(trust=trust)           # before anything is graded: no sandbox, no run
+    except IsolationUnavailable as e:
         print(f"nbgrader-run: {e}\nnothing was graded: the recorded grades come from the sandbox", file=sys.stderr)
         return 2
     try:
@@ -387,7 +370,7 @@ def main(submissions_dir, with_pytest=True, trust=False):
         try:
             synced = sync_course(overrides=overrides, log=lambda text: print(text, flush=True), trust=trust,
                                  server=server)
-        except (SyncError, isolation_unavailable()) as e:
+        except (SyncError, IsolationUnavailable) as e:
             print(f"nbgrader-run: {e}\nnothing was exported, and gradebook.db still holds the in-kernel verdicts: "
                   f"fix this, then `python -m autograder sync-gradebook {ASSIGNMENT}`", file=sys.stderr)
             return 1
@@ -457,7 +440,7 @@ def sync_main(assignment=ASSIGNMENT, students=None, trust=False):
         return 2
     try:
         synced = sync_course(students, assignment, log=lambda text: print(text, flush=True), trust=trust)
-    except (SyncError, ValueError, isolation_unavailable()) as e:
+    except (SyncError, ValueError, IsolationUnavailable) as e:
         print(f"sync-gradebook: {e}\nnothing was written", file=sys.stderr)
         return 2
     print(f"\n{'student':<26} {'score':>6} {'max':>5} {'before':>6}  notes")

@@ -41,7 +41,7 @@ import struct
 import sys
 import time
 
-from autograder.protocol import Event, ProbeStatus, Status, clean_text, parse_event, safe_str
+from autograder.protocol import Event, ProbeStatus, Status, parse_event, safe_str
 
 MAX_REPORT_BYTES = 8 << 20        # a check's report larger than this is cut off and treated as a crash
 MEMORY_POLL_SECONDS = 0.05        # how often the server sums the submission's memory
@@ -432,7 +432,7 @@ class _Sandbox:
         self.report_fd, self.command_fd = report_r, command_w
         self.pidfd = os.pidfd_open(self.pid)
         self.buffer, self.size, self.dead, self.eof, self.wait_status = b"", 0, False, False, None
-        self.over_memory, self.next_memory_check = False, 0.0
+        self.next_memory_check = 0.0
         self.cell_errors, self.cells_seconds = [], 0.0
 
     def send(self, line):
@@ -463,7 +463,6 @@ class _Sandbox:
             if self.isolated and now >= self.next_memory_check:
                 self.next_memory_check = now + MEMORY_POLL_SECONDS
                 if _memory_in_use({1, os.getpid()}) > self.memory_limit:
-                    self.over_memory = True
                     return {"event": "memory"}
             watched = [self.pidfd] if self.eof else [self.report_fd, self.pidfd]
             ready, _, _ = select.select(watched, [], [], min(remaining, MEMORY_POLL_SECONDS))

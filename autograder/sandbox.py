@@ -174,8 +174,8 @@ def _seconds(value):
     return float(value) if type(value) in (int, float) and 0 <= value < 1e6 else 0.0
 
 
-def outcome(raw, check):
-    """A well-formed outcome from what the server answered for `check` (the server shares a uid with
+def outcome(raw):
+    """A well-formed outcome from what the server answered for a check (the server shares a uid with
     student code when the grader is not root: its answer is read as carefully as the student's)."""
     base = {"cell_errors": [], "failed_cell": None, "seconds": 0.0, "cells_seconds": 0.0}
     if type(raw) is not dict or raw.get("status") not in set(Status):
@@ -284,7 +284,7 @@ class ForkServer:
         answer = self._read_json()
         if answer is None:
             raise RuntimeError(f"the sandbox fork server exited (status {self.proc.wait()})")
-        return {name: outcome(answer.get(name) if type(answer) is dict else None, name) for name in job["checks"]}
+        return {name: outcome(answer.get(name) if type(answer) is dict else None) for name in job["checks"]}
 
     def _release(self):
         if self._staging is not None:

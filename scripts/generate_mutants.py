@@ -24,7 +24,6 @@ import argparse
 import ast
 import contextlib
 import copy
-import difflib
 import hashlib
 import io
 import json

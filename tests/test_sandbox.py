@@ -133,7 +133,7 @@ def test_trusting_the_submissions_is_explicit_and_recorded(monkeypatch):
                                  {"status": "error", "data": {"a": 1}}, {"status": "crashed", "reason": 5},
                                  {"status": "ok", "seconds": "1", "failed_cell": -3, "cell_errors": [{"cell": 1}]}])
 def test_whatever_the_server_answers_becomes_a_well_formed_outcome(raw):
-    clean = outcome(raw, "relu")
+    clean = outcome(raw)
     assert clean["status"] in set(Status) and isinstance(clean["cell_errors"], list)
     assert isinstance(clean["seconds"], float) and clean["failed_cell"] is None
     if clean["status"] == Status.ERROR:

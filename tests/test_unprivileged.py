@@ -22,7 +22,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
