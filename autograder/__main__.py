@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from autograder.assignments import UnknownAssignment
 from autograder.sandbox import IsolationUnavailable
 from autograder.submission import InvalidSubmission
 
@@ -27,6 +28,9 @@ def main(argv=None):
     grade.add_argument("path")
     grade.add_argument("--json", dest="json_out", help="write Gradescope's results.json here (always, also "
                                                        "for a notebook that cannot be graded)")
+    grade.add_argument("--assignment", help="the notebook's assignment id (default: recognised from its nbgrader "
+                                             "cells; give it for Gradescope, so an unreadable file still gets "
+                                             "the assignment's maximum)")
     grade.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
     run = sub.add_parser("nbgrader-run", help="generate the release, autograde every submission with nbgrader, "
                                               "write feedback and grades.csv, print a grade table")
@@ -87,7 +91,10 @@ def main(argv=None):
         from autograder import grade as grading
         from autograder.protocol import clean_text, safe_str
         try:
-            return grading.main(args.path, args.json_out, trust=args.trust_submissions)
+            return grading.main(args.path, args.json_out, trust=args.trust_submissions, assignment=args.assignment)
+        except UnknownAssignment as e:
+            print(f"grade: {e}", file=sys.stderr)
+            return 2
         except InvalidSubmission as e:
             print(" ".join(clean_text(f"cannot grade {args.path}: {e}").split()), file=sys.stderr)
             return 2

@@ -68,7 +68,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from autograder import timing
-from autograder.checks import ASSIGNMENT, MAX_SCORE, NOTEBOOK
+from autograder import assignments
+_A = assignments.get("mlp")   # TEMPORARY (refactor in progress)
+ASSIGNMENT, NOTEBOOK, CHECKS, MAX_SCORE = _A.name, _A.notebook, _A.checks, _A.max_score
 from autograder.grade import (GRADER_ERROR, gradescope_results, isolation_of, not_graded_results, submission_status,
                               write_json_atomically)
 from autograder.protocol import clean_text, safe_str
@@ -285,13 +287,13 @@ def grade_student(student, server, limits, grader_sha):
             raise InvalidSubmission(student.problem)
         data = read_bytes(student.notebook, follow_symlinks=False)
         sha = hashlib.sha256(data).hexdigest()
-        submission = Submission.from_bytes(data, student.notebook)
+        submission = Submission.from_bytes(data, student.notebook, ASSIGNMENT)
         del data
     except InvalidSubmission as e:
-        record = not_graded_results("invalid", str(e))
+        record = not_graded_results("invalid", str(e), assignment=ASSIGNMENT)
     else:
         results = submission.grade_all(server, limits=limits)
-        record = gradescope_results(results, isolation_of(server))
+        record = gradescope_results(results, isolation_of(server), ASSIGNMENT)
         if record["status"] == "error":
             record["score"] = None
     record.update(student=student.id, submission_sha256=sha, grader_sha256=grader_sha)
@@ -363,7 +365,7 @@ class _Server:
         own time when asked: timing.py)."""
         if self.server is None:
             self.server = ForkServer(worker_index=self.index, trust=self.trust)
-            self.limits = timing.calibrated(self.server, self.base) if self.calibrate else self.base
+            self.limits = timing.calibrated(self.server, _A, self.base) if self.calibrate else self.base
         return self.server
 
     def close(self):

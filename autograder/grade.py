@@ -19,7 +19,7 @@ import tempfile
 import pytest
 
 from autograder import sandbox
-from autograder.checks import CHECKS, MAX_SCORE
+from autograder import assignments
 from autograder.protocol import clean_text, safe_str
 from autograder.sandbox import ROOT
 from autograder.submission import GRADER_ERROR, CheckResult, InvalidSubmission, Submission
@@ -60,26 +60,33 @@ class _Collector:
             self.unavailable = sandbox.IsolationUnavailable(props["isolation_unavailable"])
 
 
-def grade_with_hidden_suite(path, trust=False):
-    """([CheckResult] for every check in CHECKS order, isolation). Raises IsolationUnavailable when
-    the sandbox cannot be made, SuiteError (a RuntimeError) if the suite itself broke."""
+def grade_with_hidden_suite(path, trust=False, assignment=None):
+    """([CheckResult] for every check of the submission's assignment, in order, isolation). Raises
+    IsolationUnavailable when the sandbox cannot be made, SuiteError (a RuntimeError) if the suite
+    itself broke. `assignment`: an id, or None to recognise it from the notebook."""
+    if assignment is None:
+        assignment = Submission.load(path).assignment
+    elif isinstance(assignment, str):
+        assignment = assignments.get(assignment)
+    checks = assignment.checks
     collector = _Collector()
-    args = [HIDDEN_SUITE, f"--submission={os.path.abspath(path)}", f"--rootdir={ROOT}",
+    args = [HIDDEN_SUITE, f"--submission={os.path.abspath(path)}", f"--assignment={assignment.name}",
+            f"--rootdir={ROOT}",
             "-c", os.path.join(ROOT, "pytest.ini"), "-p", "no:cacheprovider", "-p", "no:terminal"]
     if trust:
         args.append("--trust-submissions")
     pytest.main(args, plugins=[collector])
     if collector.unavailable is not None:
         raise collector.unavailable
-    missing = [name for name in CHECKS if name not in collector.results]
+    missing = [name for name in checks if name not in collector.results]
     if missing:
         raise SuiteError(f"the hidden test suite did not report {missing}: {GRADER_ERROR}")
-    return [collector.results[name] for name in CHECKS], collector.isolation
+    return [collector.results[name] for name in checks], collector.isolation
 
 
-def run_hidden_suite(path, trust=False):
-    """[CheckResult] for every check, in CHECKS order. Raises RuntimeError if the suite itself broke."""
-    return grade_with_hidden_suite(path, trust)[0]
+def run_hidden_suite(path, trust=False, assignment=None):
+    """[CheckResult] for every check, in order. Raises RuntimeError if the suite itself broke."""
+    return grade_with_hidden_suite(path, trust, assignment)[0]
 
 
 # --- results.json --------------------------------------------------------------------------
@@ -100,17 +107,18 @@ def submission_status(results):
     return "graded", ""
 
 
-def gradescope_results(results, isolation=UNKNOWN):
-    """Gradescope's results.json schema, plus the submission's status, reason and isolation.
-    A test passed if and only if its check passed (CheckResult.passed)."""
-    score = sum(r.points for r in results)
+def gradescope_results(results, isolation=UNKNOWN, assignment=None):
+    """Gradescope's results.json schema, plus the submission's assignment, status, reason and isolation.
+    `results` are every check of the assignment. A test passed if and only if its check passed."""
+    score, max_score = sum(r.points for r in results), sum(r.max_points for r in results)
     status, reason = submission_status(results)
-    output = f"{score:g} / {MAX_SCORE} points"
+    output = f"{score:g} / {max_score} points"
     if reason:
         output += f"\n{status}: {reason}"
     return {
+        "assignment": assignment,
         "score": score,
-        "max_score": MAX_SCORE,
+        "max_score": max_score,
         "output": output,
         "tests": [{"name": r.title, "score": r.points, "max_score": r.max_points,
                    "status": "passed" if r.passed else "failed",
@@ -121,11 +129,14 @@ def gradescope_results(results, isolation=UNKNOWN):
     }
 
 
-def not_graded_results(status, reason, isolation=NO_CODE_RAN):
-    """results.json of a submission that was not graded: `invalid` (score 0) or `error`."""
+def not_graded_results(status, reason, isolation=NO_CODE_RAN, assignment=None):
+    """results.json of a submission that was not graded: `invalid` (score 0) or `error`. The maximum
+    is the assignment's when it is known, else 0."""
     reason = " ".join(clean_text(reason, 500).split())
     label = "grader error" if status == "error" else reason
-    return {"score": 0, "max_score": MAX_SCORE, "output": f"not graded: {label}", "tests": [],
+    max_score = assignments.get(assignment).max_score if assignment in assignments.names() else 0
+    return {"assignment": assignment, "score": 0, "max_score": max_score, "output": f"not graded: {label}",
+            "tests": [],
             "status": status, "reason": reason, "isolation": isolation}
 
 
@@ -168,41 +179,45 @@ def table(results):
     for r in results:
         first = r.message.splitlines()[0] if r.message else "ok"
         lines.append(f"{r.name:<22} {r.points:>4g} / {r.max_points:<2}  {first[:110]}")
-    lines.append(f"{'total':<22} {sum(r.points for r in results):>4g} / {MAX_SCORE}")
+    lines.append(f"{'total':<22} {sum(r.points for r in results):>4g} / {sum(r.max_points for r in results)}")
     return clean_text("\n".join(lines), 1 << 20)
 
 
-def main(path, json_out=None, trust=False):
-    """Grade `path`; write results.json to `json_out` (always, when given). Returns the exit status.
-    Raises InvalidSubmission (exit 2) after writing an `invalid` results.json, and the sandbox's
-    IsolationUnavailable (exit 2) after writing an `error` one."""
+def main(path, json_out=None, trust=False, assignment=None):
+    """Grade `path` (of `assignment`, or the assignment its nbgrader cells show); write results.json to
+    `json_out` (always, when given). Returns the exit status. Raises InvalidSubmission (exit 2) after
+    writing an `invalid` results.json, and the sandbox's IsolationUnavailable (exit 2) after writing an
+    `error` one. An unknown `assignment` id raises assignments.UnknownAssignment (the instructor's)."""
+    if assignment is not None:
+        assignments.get(assignment)
+
     def write(record):
         if json_out:
             write_json_atomically(record, json_out)
 
     def failed(error):
         reason = f"{GRADER_ERROR}: {type(error).__name__}: {safe_str(error, 400)}"
-        write(not_graded_results("error", reason, UNKNOWN))
+        write(not_graded_results("error", reason, UNKNOWN, assignment))
         print(clean_text(" ".join(reason.split()), 500), file=sys.stderr)
         return 1
 
     try:
-        Submission.load(path)              # InvalidSubmission before any grading
+        assignment = Submission.load(path, assignment=assignment).assignment.name   # InvalidSubmission first
     except InvalidSubmission as e:
-        write(not_graded_results("invalid", str(e)))
+        write(not_graded_results("invalid", str(e), assignment=assignment))
         raise
     except Exception as e:  # noqa: BLE001 - e.g. the release notebook is broken: the grader's failure
         return failed(e)
     try:
-        results, isolation = grade_with_hidden_suite(path, trust)
+        results, isolation = grade_with_hidden_suite(path, trust, assignment)
     except SuiteError as e:
         return failed(e)
     except sandbox.IsolationUnavailable as e:
-        write(not_graded_results("error", f"{GRADER_ERROR}: {safe_str(e, 400)}", UNKNOWN))
+        write(not_graded_results("error", f"{GRADER_ERROR}: {safe_str(e, 400)}", UNKNOWN, assignment))
         raise
     except Exception as e:  # noqa: BLE001 - the grader failed: say so, and still write results.json
         return failed(e)
     print(table(results))
-    record = gradescope_results(results, isolation)
+    record = gradescope_results(results, isolation, assignment)
     write(record)
     return 1 if record["status"] == "error" else 0

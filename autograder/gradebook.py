@@ -24,7 +24,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from autograder.checks import CHECKS
+from autograder import assignments
 
 RUN_CHECK = re.compile(r"""run_check\(\s*["'](\w+)["']""")
 
@@ -51,12 +51,13 @@ class SyncError(Exception):
     nothing was written."""
 
 
-def cells_to_checks(gb, assignment, notebook, checks=CHECKS):
+def cells_to_checks(gb, assignment, notebook, checks=None):
     """{grade cell name: check name} for the notebook's auto-graded cells, from their stored source.
 
     Every grade cell must call run_check on exactly one known check with the check's points, and every
     check must have exactly one cell; otherwise SyncError (a cell left out would keep the kernel's score).
     """
+    checks = assignments.get(assignment).checks if checks is None else checks
     nb = gb.find_notebook(notebook, assignment)
     mapping, problems = {}, []
     for cell in nb.grade_cells:
@@ -167,7 +168,7 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
         lacking = sorted(set(mapping.values()) - set(points))
         if lacking:
             raise SyncError(f"no sandboxed verdict for checks {lacking} of student '{student}'")
-        wrong = [c for c in mapping.values() if points[c] is not None and not 0 <= points[c] <= CHECKS[c].points]
+        wrong = [c for c in mapping.values() if points[c] is not None and not 0 <= points[c] <= assignments.get(assignment).checks[c].points]
         if wrong:
             raise SyncError(f"verdicts out of range for checks {wrong} of student '{student}'")
     created = False

@@ -12,21 +12,20 @@ stderr, and a numerically correct answer must not lose points for a warning.
 This path runs in the student's process, so it trusts it; the pytest path
 (``python -m autograder grade``) runs probes in a sandbox and judges outside it.
 """
-from autograder.checks import CHECKS
-from autograder.judges import make_inputs, run_judge
-from autograder.probes import run_probe
+from autograder import assignments
 
 
-def run_check(name, namespace):
+def run_check(name, namespace, assignment=None):
     """Grade check `name` on the notebook's namespace; print the verdict and return True if it passed.
 
     The hidden cell says `assert run_check(...)`, so a failed check fails the cell with a
     three-line traceback, after the judge's message printed above it.
     """
-    check = CHECKS[name]
-    inputs = make_inputs(name)
-    status, data = run_probe(name, namespace, inputs)
-    message = data if status == "error" else run_judge(name, data, inputs).message
+    task = assignments.get(assignment) if assignment else assignments.find_check(name)
+    check, judges = task.checks[name], task.judges
+    inputs = judges.make_inputs(name)
+    status, data = task.probes.run_probe(name, namespace, inputs)
+    message = data if status == "error" else judges.run_judge(name, data, inputs).message
     if message:
         print(f"✗ {check.title} (0 of {check.points} points):\n{message}")
         return False

@@ -61,8 +61,10 @@ PRELOAD = ("math cmath random itertools functools collections operator copy typi
 # so a student's monkeypatch (np.array_equal = lambda *a: True) does not change what an honest probe
 # computes. This is for robustness, not security: the grader treats every byte the sandbox sends as
 # the student's output and judges it against its own inputs.
+# Every autograder module loaded before the cells run (probing, each assignment's probes and oracles)
+# is trusted the same way (see _snapshot).
 TRUSTED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "numpy.random", "json", "os",
-                   "contextlib", "io", "warnings", "autograder", "autograder.probes", "autograder.oracles")
+                   "contextlib", "io", "warnings")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
@@ -179,8 +181,8 @@ def _heap_classes(module):
 def _snapshot():
     """The attributes of the trusted modules, of their Python classes (numpy's errstate, the sandbox's
     own classes) and the code of their functions, before student code runs."""
-    modules = {name: sys.modules[name] for name in TRUSTED_MODULES + ("__main__", "autograder.runner",
-                                                                         "autograder.protocol")
+    grader_modules = tuple(n for n in sys.modules if n == "autograder" or n.startswith("autograder."))
+    modules = {name: sys.modules[name] for name in TRUSTED_MODULES + ("__main__",) + grader_modules
                if name in sys.modules}
     attrs = {name: dict(vars(m)) for name, m in modules.items()}
     classes = {cls: dict(vars(cls)) for m in modules.values() for cls in _heap_classes(m)}
@@ -230,11 +232,20 @@ def _restore(snapshot):
 
 # --- the submission's processes -----------------------------------------------------------------
 
+def _probes_of(assignment):
+    """The probes module of `assignment` (preloaded by serve; the grader names the assignment)."""
+    from autograder.assignments import probe_modules
+    module = f"autograder.assignments.{assignment}.probes"
+    if type(assignment) is not str or module not in probe_modules():
+        raise ValueError(f"no probes for assignment {assignment!r}")
+    return sys.modules[module]
+
+
 def _cells_process(job, report_fd, command_fd, isolated):
     """Pid 1 of the submission: run the cells once, then fork one check process per command line
     ("<check name>") read from the server. Never returns."""
     from IPython.core.inputtransformer2 import TransformerManager
-    from autograder.probes import run_probe
+    run_probe = _probes_of(job["assignment"]).run_probe
     write, read, fork, waitpid, exit_now = os.write, os.read, os.fork, os.waitpid, os._exit
     dumps, setrlimit, getrusage, restore = json.dumps, resource.setrlimit, resource.getrusage, _restore
     snapshot = _snapshot()
@@ -603,7 +614,7 @@ def _run_check(box, name, limits):
 def run_checks(job, isolated):
     """Run every check of `job` on the submission's cells; return {check: outcome} (plain dicts).
 
-    job: {"cells": [[label, source], ...], "checks": [name, ...], "inputs": {name: {...}},
+    job: {"assignment": id, "cells": [[label, source], ...], "checks": [name, ...], "inputs": {name: {...}},
           "files": {filename: text}, "limits": {...}}
     outcome: {"status": "ok" | "error" | "timeout" | "crashed", "data" or "reason", "cell_errors": [...],
               "failed_cell": index of the cell that killed the process (then no check ran) or None,
@@ -663,7 +674,9 @@ def serve(isolated):
     for module in PRELOAD:
         importlib.import_module(module)
     import IPython.core.inputtransformer2  # noqa: F401 - turns %magics into calls, as Jupyter does
-    import autograder.probes  # noqa: F401
+    from autograder.assignments import probe_modules
+    for module in probe_modules():      # every assignment's probes (and what they import: torch, ...)
+        importlib.import_module(module)
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)     # nothing else may write on the protocol channel
     problem = _self_test() if isolated else ""

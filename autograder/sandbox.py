@@ -32,7 +32,7 @@ from autograder.protocol import Status, clean_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "autograder")
-SANDBOX_MODULES = ("__init__.py", "protocol.py", "runner.py", "probes.py", "oracles.py")
+SANDBOX_MODULES = ("__init__.py", "protocol.py", "runner.py", "probing.py", "assignments/__init__.py")
 SANDBOX_UID_BASE = 60000          # as root, the sandbox runs as uid 60000 + k (no such user needs to exist)
 MAX_SANDBOX_UIDS = 1000
 UID_LOCK_DIR = os.path.join(tempfile.gettempdir(), "autograder-sandbox-uids")
@@ -107,8 +107,16 @@ def sandbox_binds():
     bases.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
     binds = [(venv, SANDBOX_VENV)] if venv else []
     binds += [(p, p) for p in sorted(bases) if p != venv and not (p + "/").startswith("/usr/")]
-    binds += [(os.path.join(PACKAGE, m), f"/grader/autograder/{m}") for m in SANDBOX_MODULES]
+    binds += [(os.path.join(PACKAGE, m), f"/grader/autograder/{m}") for m in SANDBOX_MODULES + assignment_modules()]
     return binds
+
+
+def assignment_modules():
+    """Each assignment's files the sandbox sees (assignments.SANDBOX_FILES: probes, oracles), as paths
+    under autograder/: never its judges, hints or rule table."""
+    from autograder.assignments import SANDBOX_FILES, names
+    return tuple(f"assignments/{a}/{f}" for a in names() for f in SANDBOX_FILES
+                 if os.path.isfile(os.path.join(PACKAGE, "assignments", a, f)))
 
 
 def bwrap_command(binary, binds):

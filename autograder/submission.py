@@ -19,13 +19,10 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from autograder.checks import ASSIGNMENT, CHECKS, NOTEBOOK
-from autograder.judges import make_inputs, run_judge
+from autograder import assignments
 from autograder.protocol import clean_text, safe_str
-from autograder.sandbox import ROOT, Limits
+from autograder.sandbox import Limits
 
-RELEASE_DIR = os.path.join(ROOT, "release", ASSIGNMENT)
-RELEASE_NOTEBOOK = os.path.join(RELEASE_DIR, NOTEBOOK + ".ipynb")
 GIVEN_CELLS = ("setup",)
 
 # What a gradable notebook can be. Anything beyond these is `invalid` (score 0, a one-line reason):
@@ -197,34 +194,34 @@ def graded_cells(student_nb, release_nb):
     return cells, missing
 
 
-def _release_notebook():
+def _release_notebook(assignment):
     """The release notebook (the instructor's: a broken one is the grader's failure, not the student's)."""
     try:
-        return read_notebook(RELEASE_NOTEBOOK)
+        return read_notebook(assignment.release_notebook)
     except InvalidSubmission as e:
-        raise RuntimeError(f"the release notebook {RELEASE_NOTEBOOK} cannot be read: {e}") from None
+        raise RuntimeError(f"the release notebook {assignment.release_notebook} cannot be read: {e}") from None
 
 
 @functools.lru_cache(maxsize=None)
-def _helper_files():
-    return tuple((name, open(os.path.join(RELEASE_DIR, name), encoding="utf-8").read())
-                 for name in sorted(os.listdir(RELEASE_DIR)) if name.endswith(".py"))
+def _helper_files(release_dir):
+    return tuple((name, open(os.path.join(release_dir, name), encoding="utf-8").read())
+                 for name in sorted(os.listdir(release_dir)) if name.endswith(".py"))
 
 
-def helper_files():
+def helper_files(assignment):
     """The release's non-notebook files (data.py, visualization.py): what the setup cell imports.
     Read once per grading process."""
-    return dict(_helper_files())
+    return dict(_helper_files(assignment.release_dir))
 
 
 @functools.lru_cache(maxsize=None)
-def _inputs_json(name):
-    return json.dumps(make_inputs(name))
+def _inputs_json(assignment, name):
+    return json.dumps(assignments.get(assignment).judges.make_inputs(name))
 
 
-def check_inputs(name):
-    """make_inputs(name), computed once per grading process (a fresh copy each call)."""
-    return json.loads(_inputs_json(name))
+def check_inputs(assignment, name):
+    """The assignment's make_inputs(name), computed once per grading process (a fresh copy each call)."""
+    return json.loads(_inputs_json(assignment.name, name))
 
 
 @dataclass
@@ -250,27 +247,42 @@ class Submission:
     """A notebook prepared for grading: the cells to run and the jobs to send to the sandbox."""
     path: str
     cells: list
+    assignment: assignments.Assignment
     missing: list = field(default_factory=list)    # notes on lost or duplicated solution cells
 
     @classmethod
-    def load(cls, path, follow_symlinks=True):
-        """InvalidSubmission if the file is not a gradable notebook (see read_notebook)."""
-        return cls.from_bytes(read_bytes(path, follow_symlinks), path)
+    def load(cls, path, follow_symlinks=True, assignment=None):
+        """InvalidSubmission if the file is not a gradable notebook (see read_notebook).
+        `assignment`: its id, or None to recognise it from the notebook's nbgrader cells."""
+        return cls.from_bytes(read_bytes(path, follow_symlinks), path, assignment)
 
     @classmethod
-    def from_bytes(cls, data, path="<notebook>"):
-        cells, missing = graded_cells(parse_notebook(data), _release_notebook())
-        return cls(path, cells, missing)
+    def from_bytes(cls, data, path="<notebook>", assignment=None):
+        notebook = parse_notebook(data)
+        if assignment is None:
+            try:
+                assignment = assignments.detect(notebook)
+            except assignments.UnknownAssignment as e:
+                raise InvalidSubmission(str(e)) from None
+        elif isinstance(assignment, str):
+            assignment = assignments.get(assignment)
+        cells, missing = graded_cells(notebook, _release_notebook(assignment))
+        return cls(path, cells, assignment, missing)
+
+    @property
+    def checks(self):
+        return self.assignment.checks
 
     def job(self, name, cells=None, limits=Limits()):
-        return {"cells": cells if cells is not None else self.cells, "check": name,
-                "inputs": check_inputs(name), "files": helper_files(), "limits": limits.__dict__}
+        return {"assignment": self.assignment.name, "cells": cells if cells is not None else self.cells,
+                "check": name, "inputs": check_inputs(self.assignment, name),
+                "files": helper_files(self.assignment), "limits": limits.__dict__}
 
     def jobs(self, names, cells=None, limits=Limits()):
         """One sandbox job for several checks: the cells run once, each check in its own fork."""
-        return {"cells": cells if cells is not None else self.cells, "checks": list(names),
-                "inputs": {name: check_inputs(name) for name in names}, "files": helper_files(),
-                "limits": limits.__dict__}
+        return {"assignment": self.assignment.name, "cells": cells if cells is not None else self.cells,
+                "checks": list(names), "inputs": {name: check_inputs(self.assignment, name) for name in names},
+                "files": helper_files(self.assignment), "limits": limits.__dict__}
 
     def _failed_cell(self, outcome):
         """The index of the cell that killed the process, if the outcome names a valid one."""
@@ -281,7 +293,7 @@ class Submission:
 
     def grade(self, name, server, limits=Limits()):
         """Run check `name` in the sandbox (a fresh sandbox for this check alone) and judge it here."""
-        check = CHECKS[name]
+        check = self.checks[name]
         outcome = server.run(self.job(name, limits=limits))
         cell = self._failed_cell(outcome)
         if cell is not None:
@@ -290,13 +302,13 @@ class Submission:
         return self._judge(check, outcome)
 
     def grade_all(self, server, names=None, limits=Limits()):
-        """[CheckResult] for `names` (default: every check, in CHECKS order), judged here.
+        """[CheckResult] for `names` (default: every check of the assignment, in order), judged here.
 
         The sandbox runs the cells once and forks one fresh process per check; when a cell kills
         the process, the checks are regraded on the cells before it, as `grade` does."""
-        names = list(names or CHECKS)
+        names = list(names or self.checks)
         outcomes = self._run(server, names, len(self.cells), limits)
-        return [self._judge(CHECKS[name], outcomes.get(name)) for name in names]
+        return [self._judge(self.checks[name], outcomes.get(name)) for name in names]
 
     def _run(self, server, names, n_cells, limits):
         """{check: outcome} on the first `n_cells` cells; a check whose run a cell killed is regraded on
@@ -348,7 +360,8 @@ class Submission:
         reason = clean_text(outcome.get("killed_reason"), 500) if killed != "graded" else ""
         if status == "ok":
             try:
-                verdict = run_judge(name, outcome.get("data"), check_inputs(name))
+                verdict = self.assignment.judges.run_judge(name, outcome.get("data"),
+                                                           check_inputs(self.assignment, name))
                 passed, message = bool(verdict.passed), verdict.message
                 grader_error = getattr(verdict, "grader_error", False) is True
             except Exception as e:  # noqa: BLE001 - a judge that raises is the grader's failure

@@ -14,28 +14,21 @@ solution cell (training XOR for a thousand epochs takes under a second) room to 
 loop costs 2 s in a check and 5 s in a cell.
 """
 import dataclasses
-import os
 
-from autograder.sandbox import ROOT, Limits
+from autograder.sandbox import Limits
 
 FLOOR_SECONDS = 2.0
 CELLS_FLOOR_SECONDS = 5.0
 MULTIPLIER = 50.0
 
 
-def reference_notebook(assignment="mlp", notebook="mlp"):
-    """The instructor's notebook: its solution cells are the reference solution."""
-    return os.path.join(ROOT, "source", assignment, notebook + ".ipynb")
-
-
-def calibrated(server, base=Limits(), notebook=None):
-    """`base` with a wall limit per check from one run of the reference solution in `server`.
-    Falls back to `base` (flat limits) if the reference does not pass cleanly: never a tighter
-    limit than the reference itself needs."""
-    from autograder.checks import CHECKS
+def calibrated(server, assignment, base=Limits(), notebook=None):
+    """`base` with a wall limit per check of `assignment` from one run of its reference solution (the
+    instructor's notebook, source/<id>/) in `server`. Falls back to `base` (flat limits) if the
+    reference does not pass cleanly: never a tighter limit than the reference itself needs."""
     from autograder.submission import Submission
-    reference = Submission.load(notebook or reference_notebook())
-    outcomes = server.run(reference.jobs(list(CHECKS), limits=base))
+    reference = Submission.load(notebook or assignment.source_notebook, assignment=assignment)
+    outcomes = server.run(reference.jobs(list(assignment.checks), limits=base))
     if any(o["status"] != "ok" for o in outcomes.values()):
         return base
     limits = {name: round(max(FLOOR_SECONDS, MULTIPLIER * max(0.0, o["seconds"] - o["cells_seconds"])), 2)

@@ -25,8 +25,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
-from autograder import judges, probes  # noqa: E402
-from autograder.checks import CHECKS, MAX_SCORE  # noqa: E402
+from autograder.assignments.mlp import judges, probes  # noqa: E402
+from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE  # noqa: E402
 from autograder.sandbox import ForkServer, Limits  # noqa: E402
 from autograder.submission import Submission  # noqa: E402
 import measure_thresholds  # noqa: E402

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from autograder import judges, probes  # noqa: E402
+from autograder.assignments.mlp import judges, probes  # noqa: E402
 from examples.catalogue import Example  # noqa: E402
 from src.optimization import evaluate  # noqa: E402
 

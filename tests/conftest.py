@@ -14,6 +14,8 @@ if ROOT not in sys.path:
 
 def pytest_addoption(parser):
     parser.addoption("--submission", default=None, help="notebook graded by tests/hidden/")
+    parser.addoption("--assignment", default=None,
+                     help="tests/hidden/: the submission's assignment id (default: recognised from the notebook)")
     parser.addoption("--trust-submissions", action="store_true", default=False,
                      help="tests/hidden/: run student code without a sandbox (the instructor vouches for it)")
 

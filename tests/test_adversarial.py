@@ -20,7 +20,7 @@ import time
 import pytest
 
 from autograder import batch
-from autograder.checks import CHECKS
+from autograder.assignments.mlp.checks import CHECKS
 from autograder.sandbox import ForkServer, Limits
 from autograder.submission import Submission
 from tests.adversarial.corpus import CASES, ROOT
@@ -253,7 +253,7 @@ def test_nothing_passes_from_one_submission_to_the_next_on_one_server():
             "try:\n    socket.socket(socket.AF_UNIX).connect('\\0adv-next')\n    found.append('socket')\n"
             "except OSError:\n    pass\n"
             "raise Exception('found ' + repr(found))\n")
-    job = {"checks": ["relu"], "inputs": {"relu": {}}, "files": {}, "limits": LIMITS}
+    job = {"assignment": "mlp", "checks": ["relu"], "inputs": {"relu": {}}, "files": {}, "limits": LIMITS}
     with ForkServer() as server:
         server.run(dict(job, cells=[["leave", leave]]))
         errors = server.run(dict(job, cells=[["look", look]]))["relu"]["cell_errors"]

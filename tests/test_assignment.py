@@ -5,10 +5,12 @@ import re
 import nbformat
 import pytest
 
-from autograder.checks import CHECKS, MAX_SCORE
-from autograder.judges import JUDGES
-from autograder.probes import PROBES
-from autograder.submission import RELEASE_NOTEBOOK
+from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE
+from autograder.assignments.mlp.judges import JUDGES
+from autograder.assignments.mlp.probes import PROBES
+from autograder.assignments import get as get_assignment
+
+RELEASE_NOTEBOOK = get_assignment("mlp").release_notebook
 from examples.catalogue import SOURCE
 
 

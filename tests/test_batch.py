@@ -14,11 +14,10 @@ import time
 import pytest
 
 from autograder import batch, sandbox
-from autograder import submission as submitting
 from autograder.__main__ import main as cli
-from autograder.checks import CHECKS
+from autograder.assignments.mlp.checks import CHECKS
 from autograder.grade import NO_CODE_RAN
-from autograder.judges import Verdict
+from autograder.assignments.mlp.judges import Verdict
 from autograder.sandbox import ROOT
 from examples.catalogue import BY_NAME
 
@@ -162,13 +161,14 @@ def test_a_grader_failure_during_a_regrade_leaves_an_error_not_the_old_score(tmp
 
 def test_a_judge_reporting_a_grader_error_makes_the_student_error_not_a_lower_score(tmp_path, monkeypatch):
     directory = make_class(tmp_path / "class", {"ann": "perfect", "ben": "no_relu_mask"})
-    real = submitting.run_judge
+    from autograder.assignments.mlp import judges as mlp_judges
+    real = mlp_judges.run_judge
 
     def judge(name, data, inputs):
         if name == "evaluate":
             return Verdict(False, "grader error (not your mistake): the judge broke", grader_error=True)
         return real(name, data, inputs)
-    monkeypatch.setattr(submitting, "run_judge", judge)
+    monkeypatch.setattr(mlp_judges, "run_judge", judge)
     assert grade_all(tmp_path, directory) == 1
     rows = read_csv(tmp_path / "grades.csv")
     for student in ("ann", "ben"):

@@ -102,7 +102,7 @@ def test_pytest_path_kills_the_non_equivalent_mutants(mutants, classification):
 
 @pytest.mark.slow
 def test_nbgrader_path_kills_a_sample_of_the_non_equivalent_mutants(mutants, classification, tmp_path_factory):
-    from autograder.checks import CHECKS
+    from autograder.assignments.mlp.checks import CHECKS
     from nbgrader_course import autograde, cell_scores, make_course
     sample = random.Random(gm.SEED).sample(non_equivalent(mutants, classification), NBGRADER_SAMPLE)
     folder = tmp_path_factory.mktemp("generated_notebooks")

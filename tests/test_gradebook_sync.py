@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from autograder.checks import CHECKS, MAX_SCORE
+from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE
 from autograder.gradebook import SyncError, cells_to_checks, open_gradebook, snapshot_overrides, sync_scores
 from examples.catalogue import BY_NAME, SUBMISSIONS
 from nbgrader_course import COURSE_ID, HOSTILE, cell_scores, formgrader_scores, make_course, nbgrader, write_hostile

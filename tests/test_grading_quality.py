@@ -10,7 +10,7 @@ import os
 import nbformat
 import pytest
 
-from autograder.checks import CHECKS, MAX_SCORE
+from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE
 from autograder.sandbox import ForkServer, Limits
 from autograder.submission import Submission
 from examples.catalogue import build

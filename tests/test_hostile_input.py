@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 
 from autograder import batch
 from autograder.__main__ import main as cli
-from autograder.checks import CHECKS, MAX_SCORE
+from autograder.assignments import get as get_assignment
+from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE
 from autograder.grade import write_json_atomically
 from autograder.sandbox import ROOT
-from autograder.submission import (MAX_CELL_CHARS, MAX_JSON_ITEMS, MAX_NOTEBOOK_BYTES, RELEASE_NOTEBOOK,
+from autograder.submission import (MAX_CELL_CHARS, MAX_JSON_ITEMS, MAX_NOTEBOOK_BYTES,
                                    CheckResult, InvalidSubmission, Submission, graded_cells, parse_notebook,
                                    read_notebook)
 
@@ -196,7 +197,7 @@ def test_grade_writes_results_and_never_crashes(name, tmp_path):
     data, status, score, words = HOSTILE[name]
     notebook, out = tmp_path / "mlp.ipynb", tmp_path / "results.json"
     notebook.write_bytes(data)
-    proc = run_cli("grade", str(notebook), "--json", str(out))
+    proc = run_cli("grade", "--assignment", "mlp", str(notebook), "--json", str(out))
     stderr = proc.stderr.decode("utf-8")
     assert "Traceback" not in stderr, stderr
     proc.stdout.decode("utf-8")
@@ -211,7 +212,7 @@ def test_grade_a_70_mb_file_is_invalid_without_being_read(tmp_path):
     with open(notebook, "wb") as f:
         f.write(dumps(perfect()))
         f.truncate(70 << 20)                # a valid notebook, then zeros up to 70 MB
-    proc = run_cli("grade", str(notebook), "--json", str(out))
+    proc = run_cli("grade", "--assignment", "mlp", str(notebook), "--json", str(out))
     assert proc.returncode == 2 and b"larger than 64 MB" in proc.stderr
     check_record(load_results(out), "invalid", 0, "larger than 64 MB")
 
@@ -220,7 +221,7 @@ def test_grade_a_fifo_or_a_folder_is_invalid_and_does_not_block(tmp_path):
     os.mkfifo(tmp_path / "pipe.ipynb")
     os.mkdir(tmp_path / "folder.ipynb")
     for name in ("pipe.ipynb", "folder.ipynb"):
-        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / name), "--json",
+        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--assignment", "mlp", str(tmp_path / name), "--json",
                                str(tmp_path / "r.json")], cwd=ROOT, capture_output=True, timeout=60)
         assert proc.returncode == 2 and b"not a regular file" in proc.stderr
         check_record(load_results(tmp_path / "r.json"), "invalid", 0, "not a regular file")
@@ -230,11 +231,11 @@ def test_grade_paths_that_are_not_utf8(tmp_path):
     folder = os.fsencode(tmp_path)
     shutil.copy(PERFECT, os.path.join(folder, b"caf\xe9.ipynb"))
     out = os.path.join(folder, b"r\xff.json")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", os.path.join(folder, b"caf\xe9.ipynb"),
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--assignment", "mlp", os.path.join(folder, b"caf\xe9.ipynb"),
                            "--json", out], cwd=ROOT, capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert load_results(out)["score"] == MAX_SCORE
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", os.path.join(folder, b"missing\xff.ipynb"),
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--assignment", "mlp", os.path.join(folder, b"missing\xff.ipynb"),
                            "--json", out], cwd=ROOT, capture_output=True)
     assert proc.returncode == 2 and b"no such file" in proc.stderr and len(proc.stderr.splitlines()) == 1
     check_record(load_results(out), "invalid", 0, "no such file")
@@ -378,7 +379,7 @@ def test_unsafe_student_ids_and_symlinked_results_folders_are_refused(tmp_path):
     ({"status": "ok", "data": [[[[[[[[[[]]]]]]]]]]}, ""),
 ])
 def test_judging_untrusted_outcomes_gives_a_readable_failed_check(outcome, words):
-    result = Submission("x", [], [])._judge(CHECKS["relu"], outcome)
+    result = Submission("x", [], MLP, [])._judge(CHECKS["relu"], outcome)
     assert isinstance(result, CheckResult) and not result.passed and result.points == 0
     assert result.message and words in result.message
     result.message.encode("utf-8")
@@ -387,7 +388,7 @@ def test_judging_untrusted_outcomes_gives_a_readable_failed_check(outcome, words
 
 @pytest.mark.parametrize("outcome", [None, "ok", {"status": "exploded"}, {}])
 def test_an_outcome_the_sandbox_could_not_have_made_is_a_grader_error(outcome):
-    result = Submission("x", [], [])._judge(CHECKS["relu"], outcome)
+    result = Submission("x", [], MLP, [])._judge(CHECKS["relu"], outcome)
     assert (result.status, result.passed, result.points) == ("error", False, 0)
     assert "grader error" in result.message
 
@@ -399,6 +400,8 @@ TEXT = st.text(st.one_of(st.characters(), st.sampled_from(["\ud800", "\udfff", "
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
                     max_leaves=30)
+MLP = get_assignment("mlp")
+RELEASE_NOTEBOOK = MLP.release_notebook
 RELEASE = read_notebook(RELEASE_NOTEBOOK)
 GRADE_IDS = [c["metadata"]["nbgrader"]["grade_id"] for c in RELEASE["cells"] if "nbgrader" in c["metadata"]]
 CELL = st.fixed_dictionaries({}, optional={
@@ -445,7 +448,7 @@ def test_any_bytes_are_a_notebook_or_invalid(data):
                                        "killed_reason": JSON, "failed_cell": JSON}),
        st.sampled_from(list(CHECKS)))
 def test_any_outcome_is_judged_without_raising(outcome, name):
-    result = Submission("x", [["setup", ""]], ["a \ud800 note"])._judge(CHECKS[name], outcome)
+    result = Submission("x", [["setup", ""]], MLP, ["a \ud800 note"])._judge(CHECKS[name], outcome)
     assert result.passed == (result.points == CHECKS[name].points)
     assert result.passed or result.message
     result.message.encode("utf-8")

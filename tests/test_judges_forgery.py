@@ -28,11 +28,14 @@ from hypothesis import strategies as st
 
 matplotlib.use("Agg")
 
-from autograder import hints, judges, probes  # noqa: E402
-from autograder.checks import CHECKS  # noqa: E402
-from autograder.oracles import PARAM_NAMES, linear_net_params  # noqa: E402
+from autograder.assignments.mlp import hints, judges, probes  # noqa: E402
+from autograder.assignments.mlp.checks import CHECKS  # noqa: E402
+from autograder.assignments.mlp.oracles import PARAM_NAMES, linear_net_params  # noqa: E402
 from autograder.protocol import Arr, Flag, Map, Num, Opt, Rec, Schema, Seq, Text, validate  # noqa: E402
-from autograder.submission import RELEASE_DIR, RELEASE_NOTEBOOK, graded_cells, read_notebook  # noqa: E402
+from autograder.assignments import get as get_assignment  # noqa: E402
+from autograder.submission import graded_cells, read_notebook  # noqa: E402
+
+RELEASE_DIR, RELEASE_NOTEBOOK = get_assignment("mlp").release_dir, get_assignment("mlp").release_notebook
 from examples.catalogue import SOURCE  # noqa: E402
 
 NAMES = list(CHECKS)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from autograder.checks import CHECKS, MAX_SCORE
+from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE
 from examples.catalogue import EXAMPLES, SUBMISSIONS
 from nbgrader_course import cell_scores, make_course
 

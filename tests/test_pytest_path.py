@@ -8,10 +8,9 @@ import pytest
 
 from autograder import grade as grading
 from autograder import sandbox
-from autograder import submission as submitting
 from autograder.__main__ import main as cli
-from autograder.checks import CHECKS, MAX_SCORE
-from autograder.judges import Verdict
+from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE
+from autograder.assignments.mlp.judges import Verdict
 from autograder.sandbox import ForkServer, Limits
 from autograder.submission import Submission
 from examples.catalogue import EXAMPLES, SUBMISSIONS
@@ -84,11 +83,14 @@ def test_cli_exits_2_with_one_line_when_not_a_notebook(path, reason, tmp_path):
     if path == "README.md":
         path = str(tmp_path / "notes.ipynb")
         open(path, "w").write("# not json")
-    proc = run_cli("grade", path, "--json", str(tmp_path / "r.json"))
+    proc = run_cli("grade", path, "--json", str(tmp_path / "r.json"), "--assignment", "mlp")
     assert proc.returncode == 2
     assert reason in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     results = json.loads((tmp_path / "r.json").read_text())       # written all the same, for Gradescope
     assert (results["score"], results["max_score"], results["status"], results["tests"]) == (0, MAX_SCORE, "invalid", [])
+    assert results["assignment"] == "mlp"
+    unnamed = run_cli("grade", path, "--json", str(tmp_path / "u.json"))    # which assignment: unknown
+    assert unnamed.returncode == 2 and json.loads((tmp_path / "u.json").read_text())["max_score"] == 0
     assert reason in results["reason"] and reason in results["output"]
     assert results["isolation"] == grading.NO_CODE_RAN
 
@@ -103,13 +105,14 @@ def grade_in_process(tmp_path, *args):
 
 
 def test_a_grader_error_in_a_judge_is_the_graders_not_the_students(tmp_path, monkeypatch, capsys):
-    real = submitting.run_judge
+    from autograder.assignments.mlp import judges as mlp_judges
+    real = mlp_judges.run_judge
 
     def judge(name, data, inputs):
         if name == "sgd_step":
             return Verdict(False, "grader error (not your mistake): the judge broke", grader_error=True)
         return real(name, data, inputs)
-    monkeypatch.setattr(submitting, "run_judge", judge)
+    monkeypatch.setattr(mlp_judges, "run_judge", judge)
     code, out = grade_in_process(tmp_path)
     assert code == 1
     results = json.loads(out.read_text())

@@ -24,7 +24,7 @@ def server():
 
 def observe(server, code, limits=LIMITS):
     """Run `code` as a submission's only cell; return (outcome of the relu check, the cell's error text)."""
-    job = {"cells": [["setup", "import numpy as np"], ["attack", code]], "checks": ["relu"],
+    job = {"assignment": "mlp", "cells": [["setup", "import numpy as np"], ["attack", code]], "checks": ["relu"],
            "inputs": {"relu": {}}, "files": {}, "limits": limits}
     result = server.run(job)["relu"]
     errors = [e["error"] for e in result["cell_errors"] if e["cell"] == "attack"]
@@ -106,7 +106,7 @@ def test_blocked_memory_calls(server):
 def test_an_endless_loop_costs_its_calibrated_limit(server):
     limits = Limits(wall_seconds=20, check_seconds=(("relu", 2.0),))
     start = time.monotonic()
-    job = {"cells": [["a", "class ReLU:\n    def forward(self, z):\n        while True:\n            pass\n"]],
+    job = {"assignment": "mlp", "cells": [["a", "class ReLU:\n    def forward(self, z):\n        while True:\n            pass\n"]],
            "checks": ["relu"], "inputs": {"relu": {}}, "files": {}, "limits": limits}
     result = server.run(job)["relu"]
     assert result["status"] == Status.TIMEOUT and "2 s" in result["reason"]

@@ -139,7 +139,7 @@ import gc as _gc, sys as _sys
 def _snapshots():
     found = []
     for o in _gc.get_objects():
-        if type(o) is tuple and len(o) == 4 and type(o[0]) is dict and 'autograder.probes' in o[0]:
+        if type(o) is tuple and len(o) == 4 and type(o[0]) is dict and 'autograder.assignments.mlp.probes' in o[0]:
             found.append(o)
     f = _sys._getframe()
     while f is not None:
@@ -214,9 +214,9 @@ ATTACKS = [
          fails=frozenset({"relu", "evaluate", "train_loop", "xor_training"}), status="crashed",
          reason="while running cell 'evaluate'"),
     # --- patched grader code in the sandbox ---
-    Case("patch_probe_code", "replaces autograder.probes.activation_probe's __code__ and __defaults__ "
+    Case("patch_probe_code", "replaces autograder.assignments.mlp.probes.activation_probe's __code__ and __defaults__ "
                              "(a code object survives the module restore) to report a correct ReLU",
-         {"sgd": RELU_DATA + "import sys as _sys, types as _types\n_p = _sys.modules['autograder.probes']\n"
+         {"sgd": RELU_DATA + "import sys as _sys, types as _types\n_p = _sys.modules['autograder.assignments.mlp.probes']\n"
                  "_orig = _types.FunctionType(_p.activation_probe.__code__, _p.activation_probe.__globals__)\n"
                  "def _fake(ns, class_name, key, _orig=_orig, _data=_relu_data):\n"
                  "    return _data() if key == 'relu' else _orig(ns, class_name, key)\n"
@@ -233,13 +233,13 @@ ATTACKS = [
          {"sgd": RELU_DATA + "import sys as _sys\n_m = _sys.modules['__main__']\n"
                  "try:\n    _m._restore.__code__ = (lambda snapshot: None).__code__\nexcept Exception:\n    pass\n"
                  "_m.__dict__['_restore'] = lambda snapshot: None\n"
-                 "_sys.modules['autograder.probes'].PROBES['relu'] = lambda ns, inputs, _d=_relu_data: _d()\n"}),
+                 "_sys.modules['autograder.assignments.mlp.probes'].PROBES['relu'] = lambda ns, inputs, _d=_relu_data: _d()\n"}),
     Case("patch_snapshot", "edits the runner's saved snapshot (found with gc and sys._getframe) so the restore "
                            "itself installs a forged relu probe",
          {"sgd": RELU_DATA + SNAPSHOT_OF + "_fake = lambda ns, inputs, _d=_relu_data: _d()\n"
-                 "_p = _sys.modules['autograder.probes']\n"
+                 "_p = _sys.modules['autograder.assignments.mlp.probes']\n"
                  "for _s in _snapshots():\n"
-                 "    try:\n        _s[1]['autograder.probes']['probe_relu'] = _fake\n"
+                 "    try:\n        _s[1]['autograder.assignments.mlp.probes']['probe_relu'] = _fake\n"
                  "        for _table, _saved in _s[3]:\n            if _table is _p.PROBES:\n                _saved['relu'] = _fake\n"
                  "    except Exception:\n        pass\n_p.PROBES['relu'] = _fake\n"}),
     Case("patch_json_dumps", "replaces json.dumps's __code__ (the runner reports with it) to rewrite the relu result",

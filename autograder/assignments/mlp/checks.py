@@ -11,19 +11,9 @@ form and compares it with the reference in ``src/``; every parameter of its judg
 from the grading side, never from the data).
 Points sum to 100. Each check is all-or-nothing, as an nbgrader test cell is.
 """
-from dataclasses import dataclass
+from autograder.assignments import Check
 
-ASSIGNMENT = "mlp"
-NOTEBOOK = "mlp"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    part: str       # the part of the assignment the check grades (what a wrong answer costs)
-    points: int
-    title: str      # what the student sees in the per-check table
-
+NOTEBOOK = "mlp"     # release/mlp/mlp.ipynb
 
 CHECKS = {c.name: c for c in [
     Check("relu", "activations", 6, "ReLU forward and derivative"),

@@ -19,78 +19,19 @@ This module must import nothing from ``src`` or ``judges``: it is loaded into
 the sandbox where student code runs (see ``sandbox.py``).
 """
 import contextlib
-import io
-import warnings
 
 import numpy as np
 
-from autograder.oracles import (TanhNet, CorrectReLU, CorrectSigmoid, CountingSGD, LinearNet,
-                                linear_net_params, PARAM_NAMES)
+from autograder.probing import Probes, StudentCodeError, call, lookup, plain
 from autograder.protocol import Arr, Flag, Map, Num, Opt, Rec, Seq
 
-PROBES = {}
-SCHEMAS = {}     # check name -> the schema of its probe's data (protocol.validate)
+from .oracles import (TanhNet, CorrectReLU, CorrectSigmoid, CountingSGD, LinearNet, linear_net_params,
+                      PARAM_NAMES)
+
+_probes = Probes()
+PROBES, SCHEMAS = _probes.probes, _probes.schemas    # check name -> probe, and -> the schema of its data
+probe, run_probe = _probes.probe, _probes.run
 GRAD_KEYS = tuple("dL_d" + p for p in PARAM_NAMES)
-
-
-class StudentCodeError(Exception):
-    """The student's code raised, or returned something unusable. Message is shown to the student."""
-
-
-def probe(name, returns):
-    """Register a probe for check `name`, with the schema of the data it returns."""
-    def register(fn):
-        PROBES[name] = fn
-        SCHEMAS[name] = returns
-        return fn
-    return register
-
-
-def run_probe(name, namespace, inputs):
-    """Run one probe here and now; return ("ok", data) or ("error", message)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"), \
-            contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        try:
-            return "ok", PROBES[name](namespace, inputs)
-        except StudentCodeError as e:
-            return "error", str(e)
-        except BaseException as e:  # noqa: BLE001 - student code may even raise SystemExit
-            return "error", f"{type(e).__name__}: {str(e)[:300]}"
-
-
-# --- helpers -----------------------------------------------------------------
-
-def lookup(ns, name):
-    if name not in ns:
-        raise StudentCodeError(f"your notebook's solution cells do not define `{name}` (only solution cells "
-                               "are graded, top to bottom: did its cell run without errors?)")
-    return ns[name]
-
-
-def call(what, fn, *args, **kwargs):
-    """Call student code; turn any exception into a readable StudentCodeError."""
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise StudentCodeError(f"{what} is not implemented yet (it raises NotImplementedError)") from None
-    except FloatingPointError as e:
-        raise StudentCodeError(f"{what} is not numerically stable: {e} for |z| up to 1e4") from None
-    except MemoryError:
-        raise StudentCodeError(f"{what} ran out of memory (an array far larger than the inputs?)") from None
-    except Exception as e:  # noqa: BLE001 - any failure of student code is reported, not raised
-        raise StudentCodeError(f"{what} raised {type(e).__name__}: {str(e)[:300]}") from None
-
-
-def plain(value, what):
-    """Numeric value -> nested lists of floats (shape preserved), or a StudentCodeError."""
-    if value is None:
-        raise StudentCodeError(f"{what} is None (a missing `return`, or a value never stored?)")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except Exception:  # noqa: BLE001
-        raise StudentCodeError(f"{what} is a {type(value).__name__}, not numbers") from None
-    return {"shape": list(arr.shape), "values": arr.ravel().tolist()}
 
 
 def grads_plain(grads, what):

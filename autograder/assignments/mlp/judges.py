@@ -14,14 +14,13 @@ parameters) from the grading side: this process's own copy of ``probes.py``, nev
 Also here: ``make_inputs(name)``, the data a check hands to its probe.
 """
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from autograder import probes
-from autograder import hints
-from autograder.oracles import PARAM_NAMES, LinearNet, sgd_replay
-from autograder.protocol import SchemaError, clean_text, safe_str, validate
+from autograder.judging import Judges, Unreadable, Verdict  # noqa: F401 - Verdict: part of this module's API
+
+from . import hints, probes
+from .oracles import PARAM_NAMES, LinearNet, sgd_replay
 from src.activations import ReLU, Sigmoid
 from src.data import generate_xor_data
 from src.models import OneHiddenLayerMLP
@@ -37,25 +36,9 @@ HISTORY_RTOL, HISTORY_ATOL = 1e-9, 1e-12       # train's loss history and final 
 XOR_MIN_ACCURACY = 0.85           # the seed's bar; see docs/grading-quality.md for the measured margins
 XOR_MIN_CHANGE = 0.023          # ... and come from training: ||Δθ|| / ||θ_init||; measured likewise
 XOR_DATA = {"train_seed": 0, "val_seed": 1, "init_seed": 0, "n_train": 200, "n_val": 100, "noise": 0.1}
-JUDGES = {}
 
-
-@dataclass
-class Verdict:
-    passed: bool
-    message: str                # what the student reads; "" when passed
-    grader_error: bool = False  # the judge itself failed on valid data: a bug of the grader, not the student's
-
-
-class Unreadable(Exception):
-    """Valid-looking data that still cannot be read as numbers (e.g. an array of shape (0, 10³⁰))."""
-
-
-def judge(name):
-    def register(fn):
-        JUDGES[name] = fn
-        return fn
-    return register
+_judges = Judges(probes.SCHEMAS)
+JUDGES, judge, run_judge = _judges.judges, _judges.judge, _judges.run
 
 
 def make_inputs(name):
@@ -67,34 +50,6 @@ def make_inputs(name):
     X_val, y_val = generate_xor_data(n_samples=d["n_val"], noise=d["noise"], seed=d["val_seed"])
     return {"X_train": X.tolist(), "y_train": y.tolist(), "X_val": X_val.tolist(), "y_val": y_val.tolist(),
             "seed": d["init_seed"]}
-
-
-def unreadable(reason):
-    return Verdict(False, clean_text(f"the grader could not read what your code returned ({reason})"))
-
-
-def run_judge(name, data, inputs):
-    """The verdict of check `name` on its probe's `data` (untrusted) and the grader's `inputs`.
-
-    Data that does not have the probe's declared form fails the check (the student's output);
-    a judge that raises on data of that form is a grader bug, reported as such (never a raise)."""
-    schema = probes.SCHEMAS[name]
-    try:
-        data = validate(schema, data)
-    except SchemaError as e:
-        return unreadable(safe_str(e))
-    except Exception as e:  # noqa: BLE001 - e.g. an integer too large for a float
-        return unreadable(f"{type(e).__name__}: {safe_str(e)}")
-    try:
-        with np.errstate(all="ignore"):
-            problems = [p for p in JUDGES[name](data, inputs) if p]
-    except Unreadable as e:
-        return unreadable(safe_str(e))
-    except Exception as e:  # noqa: BLE001 - a judge must never take the grading down
-        return Verdict(False, clean_text(f"grader error (not your mistake): the check {name} failed to judge "
-                                         f"your results ({type(e).__name__}: {safe_str(e)}); please report it"),
-                       grader_error=True)
-    return Verdict(not problems, "\n".join(problems[:4]) + ("\n..." if len(problems) > 4 else ""))
 
 
 # --- comparing numbers -----------------------------------------------------------
