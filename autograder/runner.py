@@ -233,12 +233,14 @@ def _restore(snapshot):
 # --- the submission's processes -----------------------------------------------------------------
 
 def _probes_of(assignment):
-    """The probes module of `assignment` (preloaded by serve; the grader names the assignment)."""
+    """The probes module of `assignment`, named by the grader's job (preloaded by serve, or imported
+    here, before any student code runs in this process)."""
+    import importlib
     from autograder.assignments import probe_modules
     module = f"autograder.assignments.{assignment}.probes"
     if type(assignment) is not str or module not in probe_modules():
         raise ValueError(f"no probes for assignment {assignment!r}")
-    return sys.modules[module]
+    return importlib.import_module(module)
 
 
 def _cells_process(job, report_fd, command_fd, isolated):
@@ -667,16 +669,15 @@ def _self_test():
     return "" if code == 0 else f"a submission cannot get its own namespaces inside bwrap ({why or code})"
 
 
-def serve(isolated):
+def serve(isolated, preload=()):
     """Fork-server main loop: one JSON job per stdin line, one JSON answer per stdout line."""
     import importlib
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)           # no ptrace, no /proc/<pid>/mem, no core
     for module in PRELOAD:
         importlib.import_module(module)
     import IPython.core.inputtransformer2  # noqa: F401 - turns %magics into calls, as Jupyter does
-    from autograder.assignments import probe_modules
-    for module in probe_modules():      # every assignment's probes (and what they import: torch, ...)
-        importlib.import_module(module)
+    for assignment in preload:          # the probes of the assignments to grade (and what they import: torch)
+        _probes_of(assignment)
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)     # nothing else may write on the protocol channel
     problem = _self_test() if isolated else ""
@@ -691,4 +692,5 @@ def serve(isolated):
 
 
 if __name__ == "__main__":
-    serve(isolated="--trusted" not in sys.argv[1:])
+    serve(isolated="--trusted" not in sys.argv[1:],
+          preload=[arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--preload=")])

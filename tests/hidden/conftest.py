@@ -30,7 +30,8 @@ def pytest_generate_tests(metafunc):
 def graded(request):
     submission = _submission(request.config)
     try:
-        server = ForkServer(trust=request.config.getoption("trust_submissions"))
+        server = ForkServer(trust=request.config.getoption("trust_submissions"),
+                            assignments=[submission.assignment.name])
     except IsolationUnavailable as e:
         return {"isolation_unavailable": str(e)}
     with server:
