@@ -185,7 +185,7 @@ def graded_cells(student_nb, release_nb):
         gid, meta = _grade_id(cell), _nbgrader(cell)
         if gid in GIVEN_CELLS:
             cells.append((gid, _source(cell)))
-        elif meta.get("solution"):
+        elif meta.get("solution") and cell.get("cell_type") == "code":   # not a markdown answer (graded by hand)
             if gid not in student:
                 missing.append(f"solution cell '{gid}' is missing from your notebook (graded as the blank stub)")
             elif gid in twice:

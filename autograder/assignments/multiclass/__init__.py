@@ -1,0 +1,1 @@
+"""The second assignment, `multiclass`: softmax classifier, momentum, schedules, L2, a PyTorch twin."""

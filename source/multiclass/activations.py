@@ -1,0 +1,1 @@
+../../src/activations.py
