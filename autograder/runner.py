@@ -37,6 +37,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -49,10 +50,14 @@ MAX_PROCESSES = 64                # processes (and threads) a submission may hav
 TMPFS = {"/submission": "32m", "/tmp": "32m", "/dev/shm": "16m"}    # the submission's only writable places
 # Memory no process's set size would count (System V shared memory, POSIX message queues, memory
 # files): these calls fail with EPERM in a submission (seccomp), so the memory watchdog sees all.
+# The kernel keyring (add_key, request_key, keyctl) is blocked too: every submission of a server runs as
+# the same uid in the same user namespace, so a key one stored could be read by the next.
 BLOCKED_SYSCALLS = {"x86_64": (0xC000003E, {"shmget": 29, "msgget": 68, "mq_open": 240, "memfd_create": 319,
-                                            "memfd_secret": 447}),
+                                            "memfd_secret": 447, "add_key": 248, "request_key": 249,
+                                            "keyctl": 250}),
                     "aarch64": (0xC00000B7, {"shmget": 194, "msgget": 186, "mq_open": 180, "memfd_create": 279,
-                                             "memfd_secret": 447})}
+                                             "memfd_secret": 447, "add_key": 217, "request_key": 218,
+                                             "keyctl": 219})}
 PRELOAD = ("math cmath random itertools functools collections operator copy typing dataclasses time re "
            "string statistics decimal fractions numbers heapq bisect array json warnings contextlib abc "
            "enum types inspect textwrap pprint traceback gc io numpy numpy.testing numpy.linalg "
@@ -69,7 +74,7 @@ TRUSTED_MODULES = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "numpy.
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 1, 4, 24, 38, 36
 
 
 def _ok(ret, what):
@@ -248,6 +253,8 @@ def _cells_process(job, report_fd, command_fd, isolated):
     ("<check name>") read from the server. Never returns."""
     from IPython.core.inputtransformer2 import TransformerManager
     run_probe = _probes_of(job["assignment"]).run_probe
+    torch = sys.modules.get("torch")
+    one_thread = torch.set_num_threads if torch is not None else None   # taken before student code runs
     write, read, fork, waitpid, exit_now = os.write, os.read, os.fork, os.waitpid, os._exit
     dumps, setrlimit, getrusage, restore = json.dumps, resource.setrlimit, resource.getrusage, _restore
     snapshot = _snapshot()
@@ -302,6 +309,8 @@ def _cells_process(job, report_fd, command_fd, isolated):
                     os.setpgid(0, 0)
                     os.close(command_fd)
                     setrlimit(resource.RLIMIT_CPU, (cpu_left, cpu_left + 1))
+                    if one_thread is not None:   # torch's thread pool of the cells did not survive the fork:
+                        one_thread(1)            # a check that waited on it would hang
                     status, data = run_probe(name, namespace, job["inputs"].get(name, {}))
                     report({"event": Event.RESULT, "check": name, "status": status, "data": data})
                 finally:
@@ -379,11 +388,10 @@ def _zombie(pid):
         return True
 
 
-def _submission_leader(job, report_fd, command_fd, isolated):
-    """The child the server forks per submission: it enters the new namespaces and forks the
-    submission's pid 1, then waits and exits as pid 1 did (so the server sees os._exit or a
+def _submission_leader(job, report_fd, command_fd, isolated, server):
+    """The submission's leader, a child of the server (see _Spawner): it enters the new namespaces and
+    forks the submission's pid 1, then waits and exits as pid 1 did (so the server sees os._exit or a
     signal). Killing it kills pid 1 (death signal), and with pid 1 the whole namespace."""
-    server = os.getppid()
     try:
         _die_with_parent(server)
         if isolated:
@@ -403,6 +411,115 @@ def _submission_leader(job, report_fd, command_fd, isolated):
         os._exit(os.WEXITSTATUS(status))
     except BaseException:  # noqa: BLE001 - nothing may return into the server's loop
         os._exit(70)
+
+
+# --- the spawner: every submission starts from a process that never held another's data -----------
+
+class _Spawner:
+    """A process forked from the server at start-up, before it reads any job, that forks every
+    submission's leader. The server's own memory holds past jobs (sources) and past results (the
+    outputs of other students' code on the grader's inputs: for an honest student, the right answers);
+    a leader forked from the server would inherit them in its freed heap. Leaders forked from the
+    spawner inherit only the pre-warmed start-up state. Each leader reads its own job from a memory
+    file the server hands over, and is reparented to the server (a child subreaper), which waits for
+    it as before."""
+
+    def __init__(self, isolated):
+        server = os.getpid()
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)    # orphaned leaders become the server's children
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                self.sock.close()
+                _die_with_parent(server)
+                keep = theirs.fileno()
+                null = os.open(os.devnull, os.O_RDWR)
+                os.dup2(null, 0)                            # the jobs on stdin are not the spawner's to read,
+                os.dup2(null, 1)                            # nor the protocol channel its to write
+                os.closerange(3, keep)
+                os.closerange(keep + 1, 1 << 16)
+                _spawner_loop(theirs, isolated, server)
+            finally:
+                os._exit(0)
+        theirs.close()
+
+    def spawn(self, job, report_fd, command_fd):
+        """Start the leader of a submission of `job` with these pipe ends; returns its pid (our child)."""
+        data = json.dumps(job).encode()
+        job_fd = os.memfd_create("job", os.MFD_CLOEXEC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(job_fd, view):]
+            os.lseek(job_fd, 0, os.SEEK_SET)
+            socket.send_fds(self.sock, [b"s"], [report_fd, command_fd, job_fd])
+        finally:
+            os.close(job_fd)
+        answer = b""
+        while len(answer) < 8:
+            chunk = self.sock.recv(8 - len(answer))
+            if not chunk:
+                raise RuntimeError("the sandbox's spawner exited")
+            answer += chunk
+        return struct.unpack("q", answer)[0]
+
+
+def _spawner_loop(sock, isolated, server):
+    """The spawner: for each request (three fds), fork a leader through a middle process that exits at
+    once, so the leader is reparented to the server; answer the leader's pid."""
+    while True:
+        msg, fds, _, _ = socket.recv_fds(sock, 1, 3)
+        if not msg:
+            return
+        read_end, write_end = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            leader = os.fork()
+            if leader == 0:
+                sock.close()
+                os.close(read_end)
+                os.close(write_end)
+                _leader(fds, isolated, server)
+            os.write(write_end, struct.pack("q", leader))
+            os._exit(0)
+        os.waitpid(middle, 0)                 # the leader is now an orphan: the server's child
+        os.close(write_end)
+        pid = os.read(read_end, 8)
+        os.close(read_end)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(pid if len(pid) == 8 else struct.pack("q", -1))
+
+
+def _leader(fds, isolated, server):
+    """In the new leader: wait to be the server's child, read the job, become the submission's leader."""
+    try:
+        report_fd, command_fd, job_fd = fds
+        deadline = time.monotonic() + 10
+        while os.getppid() != server:         # the middle process has exited; reparenting is immediate
+            if time.monotonic() > deadline:
+                os._exit(71)
+            time.sleep(0.0005)
+        chunks = []
+        while True:
+            chunk = os.read(job_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(job_fd)
+        job = json.loads(b"".join(chunks))
+    except BaseException:  # noqa: BLE001 - nothing may return into the spawner's loop
+        os._exit(70)
+    _submission_leader(job, report_fd, command_fd, isolated, server)
+
+
+_SPAWNER = None      # set by serve()
+
+
+def _server_side():
+    """Pids in the server's pid namespace that are not a submission's: bwrap's init, the server, the spawner."""
+    return {1, os.getpid(), _SPAWNER.pid if _SPAWNER is not None else -1}
 
 
 # --- the server ------------------------------------------------------------------------------------
@@ -435,11 +552,7 @@ class _Sandbox:
         report_r, report_w = os.pipe()
         command_r, command_w = os.pipe()
         self.start = time.monotonic()
-        self.pid = os.fork()
-        if self.pid == 0:
-            os.close(report_r)
-            os.close(command_w)
-            _submission_leader(dict(job, cells=cells), report_w, command_r, isolated)
+        self.pid = _SPAWNER.spawn(dict(job, cells=cells), report_w, command_r)
         os.close(report_w)
         os.close(command_r)
         self.report_fd, self.command_fd = report_r, command_w
@@ -475,7 +588,7 @@ class _Sandbox:
             now = time.monotonic()
             if self.isolated and now >= self.next_memory_check:
                 self.next_memory_check = now + MEMORY_POLL_SECONDS
-                if _memory_in_use({1, os.getpid()}) > self.memory_limit:
+                if _memory_in_use(_server_side()) > self.memory_limit:
                     return {"event": "memory"}
             watched = [self.pidfd] if self.eof else [self.report_fd, self.pidfd]
             ready, _, _ = select.select(watched, [], [], min(remaining, MEMORY_POLL_SECONDS))
@@ -517,7 +630,7 @@ def _empty_pid_namespace(seconds=5.0):
     still between fork and its death signal (the server runs one submission at a time)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in _server_side()]
         if not others:
             return
         for pid in others:
@@ -676,11 +789,20 @@ def serve(isolated, preload=()):
     for module in PRELOAD:
         importlib.import_module(module)
     import IPython.core.inputtransformer2  # noqa: F401 - turns %magics into calls, as Jupyter does
-    for assignment in preload:          # the probes of the assignments to grade (and what they import: torch)
-        _probes_of(assignment)
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)     # nothing else may write on the protocol channel
+    for assignment in preload:          # the probes of the assignments to grade (and what they import: torch)
+        try:
+            _probes_of(assignment)
+        except Exception as e:  # noqa: BLE001 - the grader's own bug: say so, not "install bubblewrap"
+            problem = f"the probes of assignment '{assignment}' do not import: {type(e).__name__}: {safe_str(e, 300)}"
+            protocol.write(json.dumps({"ready": False, "problem": problem, "grader_error": True}) + "\n")
+            protocol.flush()
+            return
     problem = _self_test() if isolated else ""
+    if not problem:
+        global _SPAWNER
+        _SPAWNER = _Spawner(isolated)       # before any job is read: see _Spawner
     protocol.write(json.dumps({"ready": not problem, "problem": problem}) + "\n")
     protocol.flush()
     if problem:

@@ -261,7 +261,7 @@ class ForkServer:
             problem = ready.get("problem") if type(ready) is dict else None
             self.close()
             detail = problem or (self.stderr_text.strip().splitlines() or ["the sandbox did not start"])[-1]
-            if trust:
+            if trust or (type(ready) is dict and ready.get("grader_error") is True):
                 raise RuntimeError(f"the grading server failed to start: {detail}")
             raise IsolationUnavailable(f"cannot sandbox student code ({clean_text(detail, 200)}). Fix: {FIX}")
 

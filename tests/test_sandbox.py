@@ -18,7 +18,7 @@ LIMITS = Limits(wall_seconds=8)
 
 @pytest.fixture(scope="module")
 def server():
-    with ForkServer() as s:
+    with ForkServer(assignments=["mlp"]) as s:
         yield s
 
 
@@ -101,6 +101,41 @@ def test_blocked_memory_calls(server):
             "try:\n    os.memfd_create('x'); r.append('memfd')\nexcept OSError as e:\n    r.append(e.errno)\nraise ValueError(r)")
     _, seen = observe(server, code)
     assert seen == "ValueError: [-1, 1]"
+
+
+def test_the_kernel_keyring_is_blocked(server):
+    code = ("import ctypes\nl = ctypes.CDLL(None, use_errno=True)\n"
+            "k = l.syscall(248, b'user', b'kept', b'my solution', 11, -3)\n"   # add_key(..., KEY_SPEC_USER_KEYRING)
+            "raise ValueError(k, ctypes.get_errno())")
+    _, seen = observe(server, code)
+    assert seen == "ValueError: (-1, 1)"         # EPERM: nothing stored for the next submission to read
+
+
+@pytest.mark.parametrize("kept", ["source", "result"])
+def test_a_submission_cannot_read_an_earlier_one_from_memory(server, kept):
+    """The server's memory holds every job it read (sources) and every result it received (the outputs of
+    a student's code on the grader's inputs); a submission is forked from a process that never held them.
+    A scan of the submission's whole memory finds the needle as often after a submission that held it as
+    after one that did not (the scanning code's own copies only)."""
+    def earlier(word):
+        if kept == "source":          # a large cell (small strings may be interned or reused in place)
+            return [["a", f"# zq{'x7' * 8}{word}\n" + "# padding\n" * 30000]]
+        return [["a", f"raise ValueError('zq' + 'x7' * 8 + '{word}')"]]   # a cell error: the server parses it
+
+    scan = ("import ctypes\nfound = 0\nneedle = b'zq' + b'x7' * 8 + b'kept-' + b'secret'\n"
+            "for line in open('/proc/self/maps').read().splitlines():\n"
+            "    addr, perms = line.split()[:2]\n"
+            "    if not perms.startswith('rw'):\n        continue\n"
+            "    lo, hi = (int(x, 16) for x in addr.split('-'))\n"
+            "    try:\n        found += ctypes.string_at(lo, hi - lo).count(needle)\n"
+            "    except Exception:\n        pass\n"
+            "raise ValueError('found', found)")
+    seen = []
+    for word in ("other-words", "kept-secret"):
+        server.run({"assignment": "mlp", "cells": earlier(word), "checks": ["relu"], "inputs": {"relu": {}},
+                    "files": {}, "limits": LIMITS})
+        seen.append(observe(server, scan)[1])
+    assert seen[0].startswith("ValueError: ('found', ") and seen[1] == seen[0]
 
 
 def test_an_endless_loop_costs_its_calibrated_limit(server):
