@@ -24,7 +24,45 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [COURSE_ROOT, os.environ
 # One BLAS thread per kernel: identical numerics on every machine, and no oversubscription.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ["MPLBACKEND"] = "Agg"  # the kernel has no screen; plots in given cells must not fail
+# The kernel has no screen. The inline backend (matplotlib-inline, installed with ipykernel) draws each
+# plt.show() into an image/png output, so the autograded notebook and the feedback show the student's
+# plots; Agg would draw nothing. (The sandboxed grader, autograder/sandbox.py, keeps Agg: it makes no feedback.)
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+
+# A submission that kills its kernel (os._exit, a crash, out of memory) must still get a score and an
+# autograded notebook, also from Formgrader's Autograde button: SurvivingExecute (autograder/nbgrader_run.py)
+# is nbgrader's Execute that, when the kernel dies, marks the test cells it did not run (0 in the kernel's
+# run) instead of failing the student with a DeadKernelError. The recorded score is then set to the
+# sandbox's by `python -m autograder sync-gradebook mlp` (nbgrader-run does it). The other preprocessors
+# stay nbgrader's defaults, in their order.
+import sys  # noqa: E402
+
+if COURSE_ROOT not in sys.path:
+    sys.path.insert(0, COURSE_ROOT)
+from nbgrader.converters.autograde import Autograde  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+
+try:
+    from autograder.nbgrader_plugins import HideHiddenTests, QuietOverwriteCells
+    from autograder.nbgrader_run import SurvivingExecute
+except ImportError as e:  # a copy of this file without autograder/ next to it: nbgrader's own Execute
+    print(f"nbgrader_config.py: autograder/ not importable ({e}): a kernel that dies fails its student",
+          file=sys.stderr)
+else:
+    c.Autograde.autograde_preprocessors = [SurvivingExecute if p is Execute else p
+                                           for p in Autograde.class_traits()["autograde_preprocessors"].default()]
+    # No false "checksum has changed" warning for test cells left as released (see nbgrader_plugins.py).
+    from nbgrader.preprocessors import OverwriteCells  # noqa: E402
+    c.Autograde.sanitize_preprocessors = [QuietOverwriteCells if p is OverwriteCells else p
+                                          for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    # The feedback shows no hidden test source (nbgrader puts it back into autograded notebooks).
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+    from nbgrader.preprocessors import GetGrades  # noqa: E402
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# The exchange (release_assignment, fetch, submit, collect): <course>/exchange, or NN_EXCHANGE_ROOT
+# (e.g. /srv/nbgrader/exchange on a shared server). student/jupyter/nbgrader_config.py computes the same.
+c.Exchange.root = os.environ.get("NN_EXCHANGE_ROOT") or os.path.join(COURSE_ROOT, "exchange")
 
 # Per-cell timeout (seconds). A reference solution runs every cell in well under a second; student
 # loops may be 100x slower. An endless loop is interrupted after this and the kernel goes on.

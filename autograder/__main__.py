@@ -2,9 +2,15 @@
 
     python -m autograder grade PATH.ipynb [--json results.json]   # pytest path, one notebook
                                           [--trust-submissions]   # (also grade-all): no sandbox needed
-    python -m autograder nbgrader-run [--submissions DIR]         # release + nbgrader autograde of a class
+    python -m autograder nbgrader-run [--submissions DIR]         # release + nbgrader autograde of these students,
+                                                                   # feedback, grades.csv (nbgrader export)
     python -m autograder grade-all DIR [--jobs N] [--shard i/N]   # sandboxed, parallel, resumable batch grading
-    python -m autograder merge-csv A.csv B.csv ... --out grades.csv  # merge the CSVs of grade-all shards
+                                       [--out sandbox-grades.csv]
+    python -m autograder merge-csv A.csv B.csv ... [--out sandbox-grades.csv]  # merge grade-all shards' CSVs
+
+No command overwrites another command's output: grade-all and merge-csv refuse an existing --out they
+did not write (e.g. nbgrader-run's grades.csv), nbgrader-run refuses a grades.csv that grade-all wrote;
+--overwrite replaces it all the same.
     python -m autograder sync-gradebook [mlp] [--student S]       # gradebook.db's scores := the sandbox's verdicts
                                                                    # (after `nbgrader autograde` by hand)
 """
@@ -32,17 +38,25 @@ def main(argv=None):
                                              "cells; give it for Gradescope, so an unreadable file still gets "
                                              "the assignment's maximum)")
     grade.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
-    run = sub.add_parser("nbgrader-run", help="generate the release, autograde every submission with nbgrader, "
-                                              "write feedback and grades.csv, print a grade table")
+    run = sub.add_parser("nbgrader-run", help="generate the release, autograde the submissions in DIR (only "
+                                              "those students) with nbgrader, record the sandbox's scores, write "
+                                              "their feedback and grades.csv (nbgrader export: every student "
+                                              "in the gradebook), print a grade table")
     run.add_argument("--submissions", default="examples/submissions",
                      help="folder of <student>.ipynb files, or of <student>/mlp/mlp.ipynb (default: %(default)s)")
     run.add_argument("--no-pytest", action="store_true", help="skip the pytest-path column of the table")
     run.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a grades.csv that grade-all or merge-csv wrote (refused otherwise)")
     batch = sub.add_parser("grade-all", help="grade every DIR/<student>/mlp/*.ipynb in parallel sandboxes "
                                              "(resumable; see autograder/batch.py)")
     batch.add_argument("directory")
     batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
-    batch.add_argument("--out", default="grades.csv", help="CSV of scores and statuses (default: %(default)s)")
+    batch.add_argument("--out", default="sandbox-grades.csv",
+                       help="CSV of scores and statuses (default: %(default)s; not grades.csv, which is nbgrader "
+                            "export's). An existing file grade-all did not write is refused unless --overwrite")
+    batch.add_argument("--overwrite", action="store_true",
+                       help="replace --out even when another command wrote it (e.g. nbgrader export's grades.csv)")
     batch.add_argument("--results-dir", default="results",
                        help="where <student>/results.json go (default: %(default)s)")
     batch.add_argument("--shard", help="grade only shard i of N (i/N, 1-based; a stable hash of the student id)")
@@ -54,8 +68,11 @@ def main(argv=None):
                        "the cells and 2 s per check: autograder/timing.py)")
     batch.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
     merge = sub.add_parser("merge-csv", help="merge the CSVs written by grade-all shards")
-    merge.add_argument("paths", nargs="+")
-    merge.add_argument("--out", default="grades.csv")
+    merge.add_argument("paths", nargs="+", help="the CSVs grade-all wrote, one per shard")
+    merge.add_argument("--out", default="sandbox-grades.csv",
+                       help="merged CSV (default: %(default)s). An existing file that grade-all or merge-csv did "
+                            "not write is refused unless --overwrite")
+    merge.add_argument("--overwrite", action="store_true", help="replace --out even when another command wrote it")
     sync = sub.add_parser("sync-gradebook", help="set gradebook.db's scores to the sandboxed grader's verdicts "
                                                  "(after `nbgrader autograde` by hand or from Formgrader)")
     sync.add_argument("assignment", nargs="?", default="mlp", help="assignment id (default: %(default)s)")
@@ -71,14 +88,14 @@ def main(argv=None):
         try:
             return batching.main(args.directory, jobs=args.jobs, out=args.out, results_dir=args.results_dir,
                                  shard=args.shard, force=args.force, gradebook=args.gradebook,
-                                 timeout=args.timeout, trust=args.trust_submissions)
+                                 timeout=args.timeout, trust=args.trust_submissions, overwrite=args.overwrite)
         except ValueError as e:
             print(f"grade-all: {e}", file=sys.stderr)
             return 2
     if args.command == "merge-csv":
         from autograder import batch as batching
         try:
-            return batching.merge_main(args.paths, args.out)
+            return batching.merge_main(args.paths, args.out, overwrite=args.overwrite)
         except ValueError as e:
             print(f"merge-csv: {e}", file=sys.stderr)
             return 2
@@ -105,7 +122,8 @@ def main(argv=None):
             print(clean_text(f"grade: {type(e).__name__}: {safe_str(e)}"), file=sys.stderr)
             return 2
     from autograder import nbgrader_run
-    return nbgrader_run.main(args.submissions, with_pytest=not args.no_pytest, trust=args.trust_submissions)
+    return nbgrader_run.main(args.submissions, with_pytest=not args.no_pytest, trust=args.trust_submissions,
+                             overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

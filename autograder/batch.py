@@ -1,9 +1,10 @@
 """grade-all: grade a whole class in parallel sandboxes, resumably, with a status per student.
 
-    python -m autograder grade-all DIR [--jobs N] [--out grades.csv] [--results-dir results]
+    python -m autograder grade-all DIR [--jobs N] [--out sandbox-grades.csv] [--results-dir results]
                                        [--shard i/N] [--force] [--gradebook gradebook.db] [--timeout S]
-                                       [--trust-submissions]
-    python -m autograder merge-csv grades-1.csv grades-2.csv ... --out grades.csv
+                                       [--trust-submissions] [--overwrite]
+    python -m autograder merge-csv grades-1.csv grades-2.csv ... [--out sandbox-grades.csv]
+                                                                 [--overwrite]
 
 Input: an nbgrader-style tree DIR/<student>/mlp/*.ipynb (``mlp.ipynb``, or the only notebook there).
 
@@ -21,9 +22,11 @@ Output:
 - ``RESULTS_DIR/<student>/results.json`` per student (Gradescope's schema plus the keys
   ``student``, ``status``, ``reason``, ``isolation``, ``submission_sha256``, ``grader_sha256``),
   each written atomically (temporary file + ``os.replace``) as soon as that student is graded;
-- ``--out`` CSV (student, score, max_score, status, reason, nbgrader_score, isolation), rebuilt at
-  the end from the per-student results of the students found in DIR (of this shard);
-- a progress bar on stderr and a summary on stdout.
+- ``--out`` CSV (default ``sandbox-grades.csv``; student, score, max_score, status, reason,
+  nbgrader_score, isolation), rebuilt at the end from the per-student results of the students found
+  in DIR (of this shard). An existing file that grade-all or merge-csv did not write (another header,
+  e.g. the ``grades.csv`` of ``nbgrader export``) is refused before grading unless ``--overwrite``;
+- a progress bar on stderr, naming every student graded for more than 5 s, and a summary on stdout.
 Every text written is valid UTF-8 (protocol.clean_text), whatever the submission held.
 
 Status of a student (the CSV's ``status`` column):
@@ -52,8 +55,9 @@ Shards: ``--shard i/N`` (1 <= i <= N) grades the students whose
 so a student stays in the same shard when late submissions are added.
 
 Tampering signal: with a gradebook (``--gradebook``, default ``./gradebook.db`` when present),
-nbgrader's score for the assignment is read (read-only) and every student whose two scores
-differ is listed in the summary and has ``nbgrader_score`` filled in the CSV.
+nbgrader's score for the assignment is read (read-only); the summary says how many students were
+compared (those in both; "no score compared" when none was, or when there is no gradebook), lists
+every student whose two scores differ, and the CSV has ``nbgrader_score`` filled in.
 """
 import csv
 import hashlib
@@ -313,16 +317,30 @@ def error_record(student, grader_sha, error, isolation="unknown"):
 # --- the pool ------------------------------------------------------------------------------
 
 class Progress:
-    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
+    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal) that names every
+    student being graded for more than SLOW_AFTER seconds, so a long wait says who it is waiting for."""
 
-    def __init__(self, total, stream=None):
+    SLOW_AFTER = 5.0            # seconds: a student graded longer than this is named
+    REDRAW = 1.0                # seconds between two redraws of the terminal line while someone is slow
+
+    def __init__(self, total, stream=None, clock=time.monotonic):
         self.total, self.done, self.counts = total, 0, {}
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start, self.lock, self.last_tenth = time.monotonic(), threading.Lock(), -1
+        self.clock = clock
+        self.start, self.lock, self.last_tenth = clock(), threading.Lock(), -1
+        self.running = {}       # {student: when their grading started}
+        self.reported = {}      # {student: seconds of running already reported (not a terminal)}
+        self.last_draw = self.start
 
-    def update(self, status):
+    def started(self, student):
         with self.lock:
+            self.running[student] = self.clock()
+
+    def update(self, status, student=None):
+        with self.lock:
+            self.running.pop(student, None)
+            self.reported.pop(student, None)
             self.done += 1
             self.counts[status] = self.counts.get(status, 0) + 1
             tenth = self.done * 10 // max(self.total, 1)
@@ -330,13 +348,39 @@ class Progress:
                 self.last_tenth = tenth
                 self._draw()
 
+    def slow(self):
+        """[(student, seconds)] graded for more than SLOW_AFTER seconds, longest first."""
+        now = self.clock()
+        return sorted(((s, now - t) for s, t in self.running.items() if now - t > self.SLOW_AFTER),
+                      key=lambda item: -item[1])
+
+    def tick(self):
+        """Called often by the waiting thread: name the slow students (a terminal: on the bar, once a
+        second; a log: one line when a student passes 5, 10, 20, 40... seconds)."""
+        with self.lock:
+            slow = self.slow()
+            if self.tty:
+                if slow and self.clock() - self.last_draw >= self.REDRAW:
+                    self._draw()
+                return
+            for student, seconds in slow:
+                due = max(self.SLOW_AFTER, 2 * self.reported.get(student, 0))
+                if seconds >= due:
+                    self.reported[student] = int(seconds)
+                    self.stream.write(f"  still grading {student}: {seconds:.0f} s\n")
+                    self.stream.flush()
+
     def _draw(self):
         width = 30
         filled = width * self.done // max(self.total, 1)
         counts = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        slow = self.slow()
+        waiting = ("  slow: " + ", ".join(f"{s} {t:.0f} s" for s, t in slow[:3])
+                   + (f" (+{len(slow) - 3})" if len(slow) > 3 else "")) if slow else ""
         line = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  {counts}  "
-                f"{time.monotonic() - self.start:.1f} s")
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
+                f"{self.clock() - self.start:.1f} s{waiting}")
+        self.last_draw = self.clock()
+        self.stream.write(("\r\033[K" + line) if self.tty else line + "\n")
         if self.tty and self.done == self.total:
             self.stream.write("\n")
         self.stream.flush()
@@ -405,6 +449,7 @@ def _worker(index, pool):
                 student = pool.todo.get_nowait()
             except queue.Empty:
                 return
+            pool.progress.started(student.id)
             try:
                 path = prepare_results_path(pool.results_dir, student.id)
                 record = _grade_one(pool, student, box)
@@ -414,14 +459,14 @@ def _worker(index, pool):
                 return
             except Exception as e:  # noqa: BLE001 - e.g. the results folder cannot be made
                 pool.unwritten[student.id] = record = error_record(student, pool.grader_sha, e)
-                pool.progress.update(record["status"])
+                pool.progress.update(record["status"], student.id)
                 continue
             try:
                 write_json_atomically(record, path)
             except Exception as e:  # noqa: BLE001 - disk full, permissions: keep the record in memory
                 pool.unwritten[student.id] = dict(record, output=f"{record.get('output')}\n(results.json could "
                                                               f"not be written: {safe_str(e, 200)})")
-            pool.progress.update(record["status"])
+            pool.progress.update(record["status"], student.id)
     finally:
         box.close()
 
@@ -449,6 +494,7 @@ def grade_class(students, results_dir, jobs=2, limits=Limits(), force=False, str
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.2)
+                pool.progress.tick()
     except KeyboardInterrupt:
         pool.stop.set()                   # finish the submissions in flight; the rest resume next run
         for thread in threads:
@@ -476,12 +522,16 @@ def gradebook_scores(path):
         gradebook.close()
 
 
+def compared_students(records, nbgrader_scores):
+    """The students of this run that the gradebook also holds: those whose two scores are compared."""
+    return sorted(s for s, record in records.items() if record is not None and s in nbgrader_scores)
+
+
 def score_mismatches(records, nbgrader_scores, tolerance=1e-6):
     """[(student, our score, nbgrader score)] where both exist and differ."""
     out = []
-    for student, record in sorted(records.items()):
-        if record is None or student not in nbgrader_scores:
-            continue
+    for student in compared_students(records, nbgrader_scores):
+        record = records[student]
         ours = record.get("score")
         if ours is None or abs(float(ours) - nbgrader_scores[student]) > tolerance:
             out.append((student, ours, nbgrader_scores[student]))
@@ -542,7 +592,20 @@ def merge_csvs(paths, out):
 
 # --- the command ---------------------------------------------------------------------------------
 
-def summary(records, skipped, seconds, mismatches, graded_now):
+def comparison_lines(records, gradebook, nbgrader_scores, mismatches):
+    """What the summary says about the comparison with nbgrader's gradebook, counts included."""
+    if gradebook is None:
+        return ["nbgrader gradebook: none (no --gradebook, no ./gradebook.db): no score compared"]
+    compared = compared_students(records, nbgrader_scores)
+    if not compared:
+        return [f"nbgrader gradebook {clean_text(gradebook)}: none of these {len(records)} student(s) is in it "
+                f"(for assignment {ASSIGNMENT}): no score compared"]
+    lines = [f"nbgrader gradebook {clean_text(gradebook)}: {len(compared)} of {len(records)} student(s) compared, "
+             f"{len(mismatches)} student(s) whose scores differ (a tampering signal)"]
+    return lines + [f"  {s}: grade-all {'-' if a is None else f'{a:g}'}, nbgrader {b:g}" for s, a, b in mismatches]
+
+
+def summary(records, skipped, seconds, mismatches, graded_now, comparison=()):
     counts = {}
     for record in records.values():
         status = (record or {}).get("status", "error")
@@ -556,17 +619,45 @@ def summary(records, skipped, seconds, mismatches, graded_now):
         if record and record.get("status") != "graded":
             reason = " ".join(clean_text(str(record.get("reason")), 1000).split())[:160]
             lines.append(f"  {student}: {clean_text(str(record.get('status')), 20)}: {reason}")
-    if mismatches is not None:
-        lines.append(f"nbgrader gradebook: {len(mismatches)} student(s) whose scores differ (a tampering signal)")
-        lines += [f"  {s}: grade-all {'-' if a is None else f'{a:g}'}, nbgrader {b:g}" for s, a, b in mismatches]
-    return "\n".join(lines)
+    return "\n".join(lines + list(comparison))
 
 
-def main(directory, jobs=2, out="grades.csv", results_dir="results", shard=None, force=False,
-         gradebook=None, timeout=None, trust=False):
+DEFAULT_OUT = "sandbox-grades.csv"      # not grades.csv: that is `nbgrader export`'s (nbgrader-run's) file
+
+
+def foreign_file(path):
+    """Why `path` must not be overwritten by a grade-all CSV ("" when it may: absent, or written by
+    grade-all or merge-csv, whose first line is CSV_FIELDS). Another command's output, e.g. the
+    grades.csv of `nbgrader export`, is never replaced without --overwrite."""
+    if not os.path.lexists(path):
+        return ""
+    if not os.path.isfile(path) or os.path.islink(path):
+        return f"{clean_text(path)} exists and is not a regular file"
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            header = f.readline().strip()
+    except OSError as e:
+        return f"{clean_text(path)} cannot be read ({e.strerror or type(e).__name__})"
+    if header == ",".join(CSV_FIELDS):
+        return ""
+    return (f"{clean_text(path)} exists and was not written by grade-all (its columns are "
+            f"{clean_text(header, 120) or 'none'}; nbgrader export writes grades.csv)")
+
+
+def refuse_to_overwrite(path, overwrite):
+    """ValueError when `path` is another command's file and --overwrite was not given."""
+    why = "" if overwrite else foreign_file(path)
+    if why:
+        raise ValueError(f"{why}: not overwritten. Choose another --out, or pass --overwrite to replace it")
+
+
+def main(directory, jobs=2, out=DEFAULT_OUT, results_dir="results", shard=None, force=False,
+         gradebook=None, timeout=None, trust=False, overwrite=False):
     """Exit status: 0 when everyone was graded (whatever the scores), 1 when the grader failed on
     some student (status `error`: rerun to retry them), 2 when nothing could be graded (no such
-    folder, no submissions, or student code cannot be isolated on this machine)."""
+    folder, no submissions, student code cannot be isolated on this machine, or --out is another
+    command's file: ValueError, before anything is graded)."""
+    refuse_to_overwrite(out, overwrite)
     if not os.path.isdir(directory):
         print(f"no such directory: {clean_text(directory)}", file=sys.stderr)
         return 2
@@ -590,12 +681,16 @@ def main(directory, jobs=2, out="grades.csv", results_dir="results", shard=None,
     nbgrader_scores = gradebook_scores(gradebook) if gradebook else None
     mismatches = score_mismatches(records, nbgrader_scores) if nbgrader_scores is not None else None
     write_csv_atomically(csv_rows(records, nbgrader_scores), out)
-    print(summary(records, skipped, time.monotonic() - start, mismatches, len(students) - skipped))
+    print(summary(records, skipped, time.monotonic() - start, mismatches, len(students) - skipped,
+                  comparison_lines(records, gradebook, nbgrader_scores, mismatches)))
     print(f"wrote {out} and {results_dir}/<student>/results.json")
     return 1 if any((r or {}).get("status") == "error" for r in records.values()) else 0
 
 
-def merge_main(paths, out):
+def merge_main(paths, out=DEFAULT_OUT, overwrite=False):
+    """merge-csv: ValueError (nothing written) for a CSV that is not grade-all's, two shards that
+    disagree, or an --out that is another command's file (without --overwrite)."""
+    refuse_to_overwrite(out, overwrite)
     rows = merge_csvs(paths, out)
     print(f"merged {len(paths)} file(s): {len(rows)} students -> {out}")
     return 0

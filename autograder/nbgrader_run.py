@@ -5,30 +5,38 @@
 
 1. `nbgrader generate_assignment mlp` regenerates release/ (and the gradebook entry);
 2. every submission is copied to submitted/<student>/mlp/mlp.ipynb;
-3. `nbgrader autograde mlp` runs every notebook in its own kernel (a submission that kills its kernel
-   or is not a notebook makes nbgrader exit 1: that student is reported, the others are graded);
-4. **the recorded grade is the sandbox's**: every student in submitted/ is graded by the sandboxed
+3. `nbgrader autograde mlp --student S` runs each of these students' notebooks (only theirs: other
+   students already in submitted/ are left as they are) in its own kernel, one line of progress per
+   student (a file that is not a notebook makes nbgrader exit 1: that student is reported with the
+   reason, the others are graded; a submission that kills its kernel is graded by SurvivingExecute,
+   configured in nbgrader_config.py: the test cells it never ran score 0 in the kernel's run);
+4. **the recorded grade is the sandbox's**: each of these students is graded by the sandboxed
    grader (``Submission.grade_all``: student code in a locked-down child, judged in this process), and
    each test cell's score in gradebook.db is set to that verdict (autograder/gradebook.py). The
    kernel's own verdict is kept only as a tampering signal: student code in the kernel can monkeypatch
-   run_check, numpy or builtins, so it never decides a grade. A student whose kernel died gets an
-   autograded notebook made by nbgrader without executing anything, so Formgrader and the feedback
-   show the sandbox's score for them too;
-5. `nbgrader generate_feedback` writes feedback/<student>/mlp/mlp.html (scores from the gradebook);
-6. `nbgrader export` writes grades.csv (from the gradebook);
+   run_check, numpy or builtins, so it never decides a grade. A student left without an autograded
+   notebook (nbgrader failed on them) gets one made by nbgrader without executing anything, so
+   Formgrader and the feedback show the sandbox's score for them too;
+5. `nbgrader generate_feedback` writes feedback/<student>/mlp/mlp.html for these students (scores from
+   the gradebook; the student's plots are there: nbgrader_config.py selects matplotlib's inline backend);
+6. `nbgrader export` writes grades.csv (from the gradebook: every student it holds). A grades.csv that
+   grade-all wrote is refused (exit 2) unless --overwrite;
 7. the table: student, recorded score, max, what the in-kernel run said, the pytest path's score, and
    why a submission was not graded normally (not a notebook, kernel died, a time limit, a kernel
    verdict the sandbox overruled).
 """
 import csv
+import glob
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
 import nbformat
+from nbgrader.preprocessors import Execute
 
 from autograder import timing
 
@@ -120,6 +128,18 @@ def timeouts(student):
             if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", []))]
 
 
+def kernel_died_in(student):
+    """grade_id of the first test cell SurvivingExecute marked "not run: the kernel died" ("" if none)."""
+    path = autograded_notebook(student)
+    if not os.path.exists(path):
+        return ""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if any(o.get("ename") == KERNEL_DIED_ENAME for o in cell.get("outputs", [])):
+            return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}"
+    return ""
+
+
 def exported_scores(path):
     with open(path, newline="") as f:
         return {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
@@ -164,18 +184,33 @@ def verdict_of(results):
     return Verdict({r.name: None if r.status == "error" else r.points for r in results}, list(results))
 
 
-def sandboxed_verdicts(paths, trust=False, server=None):
+def _progress_line(i, total, student, verdict, seconds):
+    """One line of the sandbox's progress: who, the score or why there is none, how long it took."""
+    if verdict.score is None:
+        said = "no score (grader error)"
+    elif any(p is None for p in verdict.points.values()):
+        said = f"{verdict.score:g} without the checks the grader failed on (left for manual grading)"
+    else:
+        said = f"{verdict.score:g}" + (" (not a notebook)" if verdict.invalid else "")
+    return f"  sandbox [{i}/{total}] {student}: {said} ({seconds:.1f} s)"
+
+
+def sandboxed_verdicts(paths, trust=False, server=None, log=None):
     """{student: Verdict} for {student: notebook path}: one fork server, the cells run once per student,
     a fresh fork per check, judged here. A grader failure is retried once on a fresh server; the sandbox's
-    IsolationUnavailable (no isolation possible on this machine) is raised, not recorded."""
+    IsolationUnavailable (no isolation possible on this machine) is raised, not recorded. `log` gets one
+    progress line per student."""
     from autograder.submission import InvalidSubmission, Submission
     verdicts, own, limits = {}, server is None, None
     try:
-        for student, path in paths.items():
+        for i, (student, path) in enumerate(paths.items(), 1):
+            began = time.monotonic()
             try:
                 submission = Submission.load(path)
             except InvalidSubmission as e:
                 verdicts[student] = Verdict({name: 0 for name in CHECKS}, invalid=f"not graded: {e}")
+                if log:
+                    log(_progress_line(i, len(paths), student, verdicts[student], time.monotonic() - began))
                 continue
             for attempt in range(2):
                 try:
@@ -192,33 +227,141 @@ def sandboxed_verdicts(paths, trust=False, server=None):
                         server.close()
                         server = None
                     verdicts[student] = Verdict(None, error=f"{type(e).__name__}: {e}"[:300])
+            if log:
+                log(_progress_line(i, len(paths), student, verdicts[student], time.monotonic() - began))
     finally:
         if server is not None and own:
             server.close()
     return verdicts
 
 
+KERNEL_DIED_ENAME = "KernelDied"
+
+
+def kernel_died_output(cell_label):
+    """The error output a test cell gets when the kernel died before or while running it: nbgrader scores
+    the cell 0 in its own run (it ran nothing), and the text says where the score comes from."""
+    from autograder.notebook import wrap
+    text = wrap(f"✗ not run: the kernel died in {cell_label} (os._exit, a crash or out of memory). The "
+                f"recorded score is the sandboxed grader's: `python -m autograder sync-gradebook {ASSIGNMENT}` "
+                f"writes it into the gradebook (nbgrader-run does it itself)")
+    return nbformat.v4.new_output("error", ename=KERNEL_DIED_ENAME, evalue=text, traceback=text.splitlines())
+
+
+def mark_kernel_death(nb, index):
+    """After the kernel died running cell `index`: every test cell from there on gets kernel_died_output."""
+    cell = nb.cells[index] if index is not None and index < len(nb.cells) else None
+    label = "a cell before the first one" if cell is None else \
+        f"cell {index} ({cell.metadata.get('nbgrader', {}).get('grade_id') or 'no id'})"
+    for later in nb.cells[index or 0:]:
+        if later.cell_type == "code" and later.metadata.get("nbgrader", {}).get("grade"):
+            later.outputs = [o for o in later.get("outputs", []) if o.get("ename") != KERNEL_DIED_ENAME]
+            later.outputs.append(kernel_died_output(label))
+
+
+class SurvivingExecute(Execute):
+    """nbgrader's Execute preprocessor, but a kernel that dies (a student's os._exit, a segfault, out of
+    memory) does not abort the student's autograde: the test cells from the dead cell on are marked
+    (mark_kernel_death, scored 0 by nbgrader), the notebook is saved and the submission recorded, so
+    Formgrader's Autograde button gives the student a score and an autograded notebook instead of a
+    DeadKernelError (nbgrader_config.py puts this class in Autograde.autograde_preprocessors)."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient.exceptions import DeadKernelError
+        self._running = None
+        try:
+            return super().preprocess(nb, resources, km)
+        except DeadKernelError:
+            self.log.warning("the kernel died in cell %s: its test cells and the later ones are marked not run",
+                             self._running)
+            mark_kernel_death(nb, self._running)
+            return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        self._running = index
+        return super().preprocess_cell(cell, resources, index)
+
+
 def autograde_without_executing(student, assignment=ASSIGNMENT):
     """Make autograded/<student>/ with nbgrader's own pipeline but no kernel (Execute and SaveAutoGrades
-    off): for a student whose kernel died, so Formgrader lists them as autograded and generate_feedback
+    off): for a student nbgrader could not autograde (its kernel never started, a kernel that died before
+    SurvivingExecute was configured), so Formgrader lists them as autograded and generate_feedback
     has a notebook to render. Runs no student code and writes no score. True if the notebook exists."""
     nbgrader("autograde", assignment, "--student", student, "--force",
              "--Execute.enabled=False", "--SaveAutoGrades.enabled=False", check=False)
     return os.path.isfile(autograded_notebook(student, assignment))
 
 
+def write_unreadable_autograded(student, reason, assignment=ASSIGNMENT, notebook=NOTEBOOK):
+    """autograded/<student>/ for a submission that is not a notebook (nbgrader cannot read it, so it makes
+    none): the release notebook under a first cell that says why nothing was graded, and the submission's
+    timestamp. Formgrader then lists the student as autograded, with the sandbox's score (0), and
+    generate_feedback tells them why. The submitted file itself is left untouched."""
+    release = nbformat.read(os.path.join(ROOT, "release", assignment, notebook + ".ipynb"), as_version=4)
+    note = nbformat.v4.new_markdown_cell(
+        "**Your submission could not be graded: it is not a readable notebook.** "
+        f"{reason}. Every check scores 0. Below is the assignment as released; resubmit a notebook saved "
+        "by Jupyter (File > Save Notebook).")
+    release.cells.insert(0, note)
+    folder = os.path.dirname(autograded_notebook(student, assignment, notebook))
+    os.makedirs(folder, exist_ok=True)
+    nbformat.write(release, autograded_notebook(student, assignment, notebook))
+    stamp = os.path.join(ROOT, "submitted", student, assignment, "timestamp.txt")
+    if os.path.isfile(stamp):
+        shutil.copy(stamp, os.path.join(folder, "timestamp.txt"))
+
+
 def _verdict_text(result):
+    """The sandbox's verdict on one check, worded as run_check words it in the kernel, wrapped the same way."""
+    from autograder.notebook import failure_text, wrap
     head = "[sandboxed grader: the recorded score for this cell]\n"
     if result.status == "error":
-        return f"{head}? {result.title}: not scored, left for manual grading ({result.reason or result.message})\n"
+        return head + wrap(f"? {result.title}: not scored, left for manual grading "
+                           f"({result.reason or result.message})") + "\n"
     if result.points >= result.max_points:
         return f"{head}✓ {result.title} ({result.max_points} points)\n"
-    return f"{head}✗ {result.title} (0 of {result.max_points} points):\n{result.message}\n"
+    return head + failure_text(result.title, result.max_points, result.message) + "\n"
+
+
+def _kernel_verdict(output):
+    """True for the output run_check left in the kernel: its ✗ error (CheckFailed) or its ✓ line."""
+    if output.get("output_type") == "error":
+        return output.get("ename") == "CheckFailed"
+    return output.get("output_type") == "stream" and str(output.get("text", "")).startswith("✓ ")
+
+
+def _short_error(output):
+    """An error output of a test cell (a visible test's failed assert) as its one line "Name: message",
+    without the traceback: the student knows the cell; the verdict below it says what is wrong."""
+    if output.get("output_type") != "error" or output.get("ename") in ("CheckFailed", KERNEL_DIED_ENAME):
+        return output                   # already just a verdict
+    from autograder.notebook import wrap
+    short = dict(output)
+    short["traceback"] = wrap(f"{output.get('ename')}: {output.get('evalue')}").splitlines()
+    return nbformat.from_dict(short)
+
+
+def annotated_outputs(outputs, result, changed):
+    """A test cell's outputs in the feedback: the sandbox's verdict (`result`, the recorded one) is written
+    when it overruled the kernel (`changed`) or when the check failed and the kernel's own ✗ verdict is not
+    there (a visible test's assert stopped the cell first); then the kernel's ✓/✗ is dropped and any other
+    error is cut to its one line. Otherwise the outputs stay as the kernel left them."""
+    outputs = [o for o in outputs if not o.get("metadata", {}).get(SANDBOX_OUTPUT)]
+    failed = result.status == "error" or result.points < result.max_points
+    said = any(o.get("output_type") == "error" and o.get("ename") == "CheckFailed" for o in outputs)
+    if not changed and not (failed and not said):
+        return outputs
+    outputs = [_short_error(o) for o in outputs if not _kernel_verdict(o)]
+    # display_data, not a stream: only display outputs may carry metadata (the mark that this output is ours)
+    output = nbformat.v4.new_output("display_data", data={"text/plain": _verdict_text(result)},
+                                    metadata={SANDBOX_OUTPUT: True})
+    return outputs + [output]
 
 
 def annotate_autograded(student, verdict, report, assignment=ASSIGNMENT, notebook=NOTEBOOK):
-    """Write the sandbox's verdict as an output of each test cell whose recorded score it changed, in the
-    autograded notebook (what Formgrader and the feedback show), replacing any earlier such output."""
+    """Write the sandbox's verdict into the test cells of the autograded notebook (what Formgrader and the
+    feedback show) where the student would not read it otherwise (annotated_outputs), replacing any
+    earlier such output."""
     path = autograded_notebook(student, assignment, notebook)
     if not verdict.results or not os.path.isfile(path):
         return
@@ -227,13 +370,9 @@ def annotate_autograded(student, verdict, report, assignment=ASSIGNMENT, noteboo
     touched = False
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type != "code" or gid not in report.after:
+        if cell.cell_type != "code" or gid not in report.after or report.checks.get(gid) not in by_check:
             continue
-        outputs = [o for o in cell.get("outputs", []) if not o.get("metadata", {}).get(SANDBOX_OUTPUT)]
-        if gid in report.changed and report.checks.get(gid) in by_check:
-            output = nbformat.v4.new_output("stream", name="stdout", text=_verdict_text(by_check[report.checks[gid]]))
-            output["metadata"] = {SANDBOX_OUTPUT: True}
-            outputs.append(output)
+        outputs = annotated_outputs(cell.get("outputs", []), by_check[report.checks[gid]], gid in report.changed)
         if outputs != cell.get("outputs", []):
             cell.outputs, touched = outputs, True
     if touched:
@@ -268,11 +407,17 @@ def sync_course(students=None, assignment=ASSIGNMENT, notebook=NOTEBOOK, overrid
         cells_to_checks(gb, assignment, notebook)          # the gradebook matches the grading rule, or stop now
     if log:
         log(f"sandbox: grading {len(paths)} submitted notebooks (student code sandboxed, judged here)")
-    verdicts = sandboxed_verdicts(paths, trust, server)
+    verdicts = sandboxed_verdicts(paths, trust, server, log)
     for student, verdict in verdicts.items():
-        if not verdict.invalid and not os.path.isfile(autograded_notebook(student, assignment, notebook)):
+        if os.path.isfile(autograded_notebook(student, assignment, notebook)):
+            continue
+        if verdict.invalid:
             if log:
-                log(f"  {student}: no autograded notebook (the kernel died?): nbgrader autograde without executing")
+                log(f"  {student}: not a notebook: an autograded copy of the release says why (score 0)")
+            write_unreadable_autograded(student, verdict.invalid, assignment, notebook)
+        else:
+            if log:
+                log(f"  {student}: no autograded notebook (nbgrader failed on it): nbgrader autograde without executing")
             autograde_without_executing(student, assignment)
     synced = {}
     with open_gradebook(GRADEBOOK, COURSE_ID) as gb:
@@ -335,12 +480,70 @@ def grader_fingerprint():
     return grader_sha256() + file_sha256(os.path.join(ROOT, "nbgrader_config.py"))
 
 
-def main(submissions_dir, with_pytest=True, trust=False):
+def grade_all_csv(path):
+    """True when `path` is a CSV that grade-all or merge-csv wrote (nbgrader export would overwrite it)."""
+    from autograder.batch import foreign_file
+    return os.path.isfile(path) and not foreign_file(path)
+
+
+def student_pattern(student):
+    """nbgrader's --student is a glob: a student id with *, ? or [ must match only itself."""
+    return glob.escape(student)
+
+
+def autograde_one(student):
+    """`nbgrader autograde ASSIGNMENT --student S --force`: (exit status, why it failed or "")."""
+    proc = nbgrader("autograde", ASSIGNMENT, "--student", student_pattern(student), "--force", check=False)
+    log = proc.stderr + proc.stdout
+    reason = failures_from_log(log).get(student, "")
+    if proc.returncode and not reason:
+        lines = [line.strip() for line in log.splitlines() if line.strip()]
+        errors = [line for line in lines if "Error" in line or "error" in line] or lines or ["no output"]
+        reason = f"not graded: nbgrader autograde exited {proc.returncode}: {errors[-1][:160]}"
+    return proc.returncode, reason
+
+
+def autograde_students(students, log=print):
+    """Autograde each of `students` (and only them) in its own nbgrader run, printing one progress line per
+    student. Returns {student: reason} for every student nbgrader could not grade (each with a reason)."""
+    failed = {}
+    for i, student in enumerate(students, 1):
+        began = time.monotonic()
+        status, reason = autograde_one(student)
+        if reason:
+            failed[student] = reason
+        log(f"  [{i}/{len(students)}] {student}: {'failed: ' + reason if reason else 'autograded'} "
+            f"({time.monotonic() - began:.1f} s)")
+    return failed
+
+
+def generate_feedback(students):
+    """`nbgrader generate_feedback` for these students only: one run excluding every other student in
+    submitted/, or one run per student when an id holds a comma (the exclusion list's separator)."""
+    others = sorted(set(submitted_notebooks()) - set(students))
+    if not any("," in s for s in others):
+        args = ["--CourseDirectory.student_id_exclude=" + ",".join(others)] if others else []
+        nbgrader("generate_feedback", ASSIGNMENT, "--force", *args, check=False)
+        return
+    for student in students:
+        nbgrader("generate_feedback", ASSIGNMENT, "--force", "--student", student_pattern(student), check=False)
+
+
+def main(submissions_dir, with_pytest=True, trust=False, overwrite=False):
     from autograder.gradebook import SyncError
     if os.path.realpath(submissions_dir) == os.path.realpath(os.path.join(ROOT, "submitted")):
         print("nbgrader-run copies --submissions DIR into submitted/, so DIR cannot be submitted/ itself. For what "
               f"`nbgrader collect` put there: nbgrader autograde {ASSIGNMENT} --force && python -m autograder "
               f"sync-gradebook {ASSIGNMENT} && nbgrader generate_feedback {ASSIGNMENT} --force && nbgrader export",
+              file=sys.stderr)
+        return 2
+    if not os.path.isdir(submissions_dir):
+        print(f"nbgrader-run: no such folder: {submissions_dir}", file=sys.stderr)
+        return 2
+    grades_csv = os.path.join(ROOT, "grades.csv")
+    if not overwrite and grade_all_csv(grades_csv):
+        print(f"nbgrader-run: {grades_csv} was written by grade-all or merge-csv, and nbgrader export would "
+              "replace it: rename it (grade-all's default is now sandbox-grades.csv) or pass --overwrite",
               file=sys.stderr)
         return 2
     submissions = find_submissions(submissions_dir)
@@ -352,16 +555,19 @@ def main(submissions_dir, with_pytest=True, trust=False):
     except IsolationUnavailable as e:
         print(f"nbgrader-run: {e}\nnothing was graded: the recorded grades come from the sandbox", file=sys.stderr)
         return 2
+    students = list(submissions)
     try:
         isolation = getattr(server, "isolation", "")
         print(f"release: nbgrader generate_assignment {ASSIGNMENT}", flush=True)
         nbgrader("generate_assignment", ASSIGNMENT, "--force")
         collect(submissions)
+        others = sorted(set(submitted_notebooks()) - set(students))
         overrides = snapshot_overrides()
         fingerprint = grader_fingerprint()
-        print(f"autograde: {len(submissions)} submissions (nbgrader autograde, one kernel each)", flush=True)
-        autograde = nbgrader("autograde", ASSIGNMENT, "--force", check=False)
-        failed = failures_from_log(autograde.stderr + autograde.stdout)
+        print(f"autograde: {len(students)} submission(s) from {submissions_dir}, one nbgrader autograde (one kernel) "
+              f"each" + (f"; the {len(others)} other student(s) in submitted/ are left as they are" if others else ""),
+              flush=True)
+        failed = autograde_students(students, log=lambda text: print(text, flush=True))
         if grader_fingerprint() != fingerprint:
             print(f"nbgrader-run: the grader's files ({', '.join(GRADER_FILES)}) changed while nbgrader autograde "
                   "ran the submissions in kernels with your permissions: a submission may have tampered with "
@@ -370,8 +576,8 @@ def main(submissions_dir, with_pytest=True, trust=False):
                   "code outside the sandbox, to find the submission.", file=sys.stderr)
             return 1
         try:
-            synced = sync_course(overrides=overrides, log=lambda text: print(text, flush=True), trust=trust,
-                                 server=server)
+            synced = sync_course(students, overrides=overrides, log=lambda text: print(text, flush=True),
+                                 trust=trust, server=server)
         except (SyncError, IsolationUnavailable) as e:
             print(f"nbgrader-run: {e}\nnothing was exported, and gradebook.db still holds the in-kernel verdicts: "
                   f"fix this, then `python -m autograder sync-gradebook {ASSIGNMENT}`", file=sys.stderr)
@@ -379,31 +585,32 @@ def main(submissions_dir, with_pytest=True, trust=False):
     finally:
         server.close()
     unscored = sorted(s for s, (verdict, report) in synced.items() if report.score is None)
-    grades_csv = os.path.join(ROOT, "grades.csv")
     if unscored:
         # grades.csv would show 0 for a submission that has no score: leave it (and the feedback) unwritten
         if os.path.exists(grades_csv):
             os.remove(grades_csv)
         scores = {s: report.score for s, (verdict, report) in synced.items()}
     else:
-        print("feedback: nbgrader generate_feedback", flush=True)
-        nbgrader("generate_feedback", ASSIGNMENT, "--force", check=False)
+        print(f"feedback: nbgrader generate_feedback for these {len(students)} student(s)", flush=True)
+        generate_feedback(students)
         nbgrader("export", "--to", "grades.csv")
         scores = exported_scores(grades_csv)
     if with_pytest:
-        print("pytest path: python -m autograder grade, per submission", flush=True)
+        print(f"pytest path: python -m autograder grade, per submission ({len(students)})", flush=True)
     other = pytest_scores(submissions, trust) if with_pytest else {}
     print()
     print(f"{'student':<26} {'score':>6} {'max':>5} {'kernel':>6} {'pytest':>7}  reason")
-    for student in submissions:
+    for student in students:
         verdict, report = synced[student]
         reasons = [failed.get(student, "")]
-        slow = timeouts(student)
+        died, slow = kernel_died_in(student), timeouts(student)
+        if not reasons[0] and died:
+            reasons[0] = f"{KERNEL_DIED}: its test cells from {died} on did not run in it (0 there)"
         if not reasons[0] and slow:
             reasons[0] = f"time limit hit in {', '.join(slow)}"
         if not (verdict.invalid and reasons[0]):       # nbgrader already said why it is not a notebook
             reasons.append(verdict.reason)
-        reasons += [kernel_note(report), gradebook_notes(report)]
+        reasons += ["" if died else kernel_note(report), gradebook_notes(report)]
         if not unscored and scores.get(student) != report.score:
             reasons.append(f"grades.csv says {scores.get(student)}, the gradebook {report.score}")
         score = scores.get(student)
@@ -421,9 +628,17 @@ def main(submissions_dir, with_pytest=True, trust=False):
               f"grades.csv were not written. Rerun `python -m autograder sync-gradebook {ASSIGNMENT}`, then "
               f"`nbgrader generate_feedback {ASSIGNMENT} --force` and `nbgrader export`.", file=sys.stderr)
         return 1
-    print(f"grades.csv, feedback/<student>/{ASSIGNMENT}/{NOTEBOOK}.html and gradebook.db are written; "
-          f"nbgrader autograde exit status {autograde.returncode}"
-          + (" (1: some submissions could not be run in a kernel, see reasons)" if autograde.returncode else ""))
+    exported = len(scores)
+    with_feedback = [s for s in students if os.path.isfile(os.path.join(ROOT, "feedback", s, ASSIGNMENT,
+                                                                        NOTEBOOK + ".html"))]
+    print(f"written: feedback/<student>/{ASSIGNMENT}/{NOTEBOOK}.html for {len(with_feedback)} of the "
+          f"{len(students)} student(s) above, gradebook.db, and grades.csv ({exported} student(s): everyone in "
+          "the gradebook)")
+    if len(with_feedback) < len(students):
+        print(f"no feedback for: {', '.join(sorted(set(students) - set(with_feedback)))} (see the table)")
+    if failed:
+        print(f"nbgrader autograde could not run {len(failed)} of {len(students)} submission(s) in a kernel "
+              f"({', '.join(sorted(failed))}): their reasons are in the table; their recorded score is the sandbox's")
     return 0
 
 

@@ -88,8 +88,9 @@ def _grade_id(cell):
 
 
 def solution_code(source):
-    """The instructor's solution cell as a student would have written it: markers removed."""
-    return re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n", "", source)
+    """The instructor's solution cell as a student would have written it: every marker line removed,
+    including the last one (a cell's final line has no newline after it)."""
+    return re.sub(r"\n?[ \t]*### (BEGIN|END) SOLUTION[ \t]*(?=\n|$)", "", source)
 
 
 def apply_edits(source, edits, where):

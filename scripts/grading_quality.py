@@ -11,6 +11,8 @@
    largest over the correct alternatives and smallest over the mutants' failing checks.
 3. The XOR threshold study (scripts/measure_thresholds.py; saved in
    docs/xor-threshold-study.json, rerun with --rerun-study).
+4. What the visible tests catch: the section scripts/validate_rate.py --write-doc measured
+   (`nbgrader validate` on the corpus; saved in tests/corpus/validate_rate.md).
 """
 import argparse
 import os
@@ -220,6 +222,16 @@ def generated_section():
             table.replace("\n## ", "\n### "), ""]
 
 
+def validate_section():
+    """What the visible tests catch (scripts/validate_rate.py --write-doc saves tests/corpus/validate_rate.md)."""
+    path = os.path.join(ROOT, "tests", "corpus", "validate_rate.md")
+    if not os.path.exists(path):
+        return ["## Visible tests: what `nbgrader validate` catches", "",
+                "Run `python scripts/validate_rate.py --write-doc` to measure it.", ""]
+    with open(path, encoding="utf-8") as f:
+        return [f.read().rstrip("\n"), ""]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--rerun-study", action="store_true")
@@ -277,7 +289,7 @@ def main(argv=None):
     for a in ALTERNATIVES:
         nb_score = "n/a" if nb is None else f"{sum(nb[a.name].values()):g}"
         lines.append(f"| `{a.name}` | {a.description} | {sum(py_points[a.name].values()):g} | {nb_score} |")
-    lines += [""] + generated_section() + tolerance_section(errors) + threshold_section(study)
+    lines += [""] + validate_section() + generated_section() + tolerance_section(errors) + threshold_section(study)
     with open(DOC, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
     print("\n".join(lines[:12]))

@@ -5,7 +5,9 @@ short per-check time limit where a submission loops forever.
 """
 import csv
 import json
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +97,14 @@ def test_statuses_scores_and_gradescope_results(tmp_path):
     # atomic writes leave no temporary files behind
     leftovers = [n for _, _, files in os.walk(tmp_path) for n in files if ".tmp" in n]
     assert leftovers == []
+
+
+def test_the_progress_names_a_student_that_takes_long(tmp_path, capsys):
+    """An endless loop with a 6 s limit per check keeps eve graded for more than 5 s: the progress says so."""
+    directory = make_class(tmp_path / "class", {"eve": "endless_loop"})
+    assert grade_all(tmp_path, directory, "--timeout", "6") == 0
+    err = capsys.readouterr().err
+    assert re.search(r"^  still grading eve: \d+ s$", err, re.M), err
 
 
 def test_resume_grades_only_the_rest_and_regrades_a_changed_notebook(tmp_path, capsys):
@@ -325,7 +335,7 @@ def test_scores_that_differ_from_the_gradebook_are_listed(tmp_path, capsys):
     capsys.readouterr()
     assert grade_all(tmp_path, directory) == 0           # ./gradebook.db is found by default
     out = capsys.readouterr().out
-    assert "1 student(s) whose scores differ" in out
+    assert "3 of 3 student(s) compared, 1 student(s) whose scores differ" in out
     assert f"ben: grade-all {deserved('no_relu_mask')}, nbgrader 100" in out
     assert "ann:" not in out.split("scores differ")[1]
     rows = read_csv(tmp_path / "grades.csv")
@@ -342,3 +352,88 @@ def test_the_class_workflow_fans_out_over_every_shard_and_merges():
     assert "grade-all" in grade and "--shard ${{ matrix.shard }}/${{ env.SHARDS }}" in grade
     merge = " ".join(step.get("run", "") for step in workflow["jobs"]["merge"]["steps"])
     assert "merge-csv" in merge and workflow["jobs"]["merge"]["needs"] == "grade"
+
+
+def test_the_summary_says_how_many_students_were_compared_with_the_gradebook(tmp_path):
+    records = {"ann": {"score": 100, "status": "graded"}, "ben": {"score": 50, "status": "graded"}}
+    assert batch.comparison_lines(records, None, None, None) == [
+        "nbgrader gradebook: none (no --gradebook, no ./gradebook.db): no score compared"]
+    none = batch.comparison_lines(records, "gradebook.db", {"zed": 10.0}, [])
+    assert none == ["nbgrader gradebook gradebook.db: none of these 2 student(s) is in it (for assignment mlp): "
+                    "no score compared"]
+    gradebook = {"ben": 60.0}
+    some = batch.comparison_lines(records, "gradebook.db", gradebook, batch.score_mismatches(records, gradebook))
+    assert some[0] == "nbgrader gradebook gradebook.db: 1 of 2 student(s) compared, 1 student(s) whose scores differ " \
+                      "(a tampering signal)"
+    assert some[1:] == ["  ben: grade-all 50, nbgrader 60"]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_names_the_students_that_take_long():
+    clock, log = FakeClock(), io.StringIO()
+    progress = batch.Progress(3, stream=log, clock=clock)
+    progress.started("ann")
+    progress.started("eve")
+    clock.now += 3
+    progress.update("graded", "ann")
+    progress.tick()
+    assert "still grading" not in log.getvalue(), "3 s is not slow"
+    clock.now += 3                              # eve: 6 s
+    progress.tick()
+    progress.tick()
+    assert log.getvalue().count("  still grading eve: 6 s\n") == 1, "said once, not at every tick"
+    clock.now += 5                              # 11 s: the next line comes at twice the last (12 s)
+    progress.tick()
+    assert "11 s" not in log.getvalue()
+    clock.now += 2
+    progress.tick()
+    assert log.getvalue().endswith("  still grading eve: 13 s\n")
+    term = Terminal()
+    bar = batch.Progress(2, stream=term, clock=clock)
+    bar.started("eve")
+    clock.now += 41
+    bar.tick()
+    assert term.getvalue().endswith("slow: eve 41 s")
+    bar.update("timeout", "eve")
+    assert "slow:" not in term.getvalue().rsplit("\r", 1)[1], "a finished student is no longer named"
+
+
+NBGRADER_EXPORT = ("assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score,"
+                   "late_submission_penalty,score,max_score\nmlp,,,ann,,,,100.0,0.0,100.0,100.0\n")
+
+
+def test_no_command_overwrites_another_commands_csv(tmp_path, capsys):
+    """grade-all's default is sandbox-grades.csv; nbgrader export's grades.csv is refused as --out (before
+    grading) unless --overwrite; merge-csv likewise."""
+    directory = make_class(tmp_path / "class", {"ann": b""})
+    exported = tmp_path / "grades.csv"
+    exported.write_text(NBGRADER_EXPORT)
+    assert grade_all(tmp_path, directory, out="grades.csv") == 2
+    err = capsys.readouterr().err
+    assert "was not written by grade-all" in err and "--overwrite" in err
+    assert exported.read_text() == NBGRADER_EXPORT and not (tmp_path / "results").exists(), "nothing graded"
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert cli(["grade-all", directory, "--jobs", "1"]) == 0            # the default --out
+        assert exported.read_text() == NBGRADER_EXPORT
+        assert read_csv(tmp_path / "sandbox-grades.csv")["ann"]["status"] == "invalid"
+        assert cli(["merge-csv", "sandbox-grades.csv", "--out", "grades.csv"]) == 2
+        assert exported.read_text() == NBGRADER_EXPORT
+        assert cli(["merge-csv", "sandbox-grades.csv", "--out", "grades.csv", "--overwrite"]) == 0
+        assert read_csv(exported)["ann"]["status"] == "invalid"
+        assert cli(["merge-csv", "sandbox-grades.csv", "--out", "grades.csv"]) == 0, "its own file: replaced"
+    finally:
+        os.chdir(cwd)

@@ -109,7 +109,9 @@ def test_the_kernels_were_fooled_and_the_table_says_so(course):
     shows what the kernel said and the reason flags it; the recorded score stays the sandbox's."""
     _, table, stdout = course
     for student in FOOLED_KERNEL:
-        assert table[student]["kernel"] == "100" and table[student]["score"] == "94"
+        # the kernel passed test_relu, which the sandbox fails (its total also counts the release's visible
+        # tests, which these tricks do not all reach); the recorded score is the sandbox's
+        assert table[student]["kernel"] != "-" and table[student]["score"] == "94"
         assert "in-kernel verdict overruled" in table[student]["reason"] and "test_relu" in table[student]["reason"]
     assert "put back" in table["wrote_gradebook"]["reason"], "manual scores written by a kernel are put back"
     for student in ("perfect", "blank", "relu_derivative_all_ones"):
@@ -120,7 +122,9 @@ def test_the_kernels_were_fooled_and_the_table_says_so(course):
 @pytest.mark.slow
 def test_a_dead_kernel_gets_the_sandboxes_score_in_formgrader_and_feedback(course):
     course_dir, table, _ = course
-    assert table["os_exit"]["kernel"] == "-" and "kernel died" in table["os_exit"]["reason"]
+    # the kernel's run (SurvivingExecute) scores the test cells it never ran 0: 74 here, as the sandbox
+    assert table["os_exit"]["kernel"] == "74" and "kernel died" in table["os_exit"]["reason"]
+    assert "overruled" not in table["os_exit"]["reason"]
     assert os.path.exists(os.path.join(course_dir, "autograded", "os_exit", "mlp", "mlp.ipynb"))
     feedback = open(os.path.join(course_dir, "feedback", "os_exit", "mlp", "mlp.html")).read()
     assert "Score: 74.0 / 100.0" in feedback
@@ -137,16 +141,19 @@ def test_feedback_shows_the_sandboxes_score_and_message(course):
 
 @pytest.mark.slow
 def test_sync_gradebook_reapplies_the_sandbox_after_autograde_by_hand(course):
-    """An instructor runs `nbgrader autograde` by hand: the kernel's 100 is back in the gradebook;
+    """An instructor runs `nbgrader autograde` by hand: the fooled kernel's score is back in the gradebook;
     `sync-gradebook` puts the sandbox's 94 back, and the export after it says 94. (Runs last: it
     re-autogrades one student of the shared course.)"""
     course_dir, _, _ = course
     proc = nbgrader(course_dir, "autograde", "mlp", "--student", "patched_run_check", "--force")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert gradebook_scores(course_dir)["patched_run_check"] == 100, "the kernel decided again"
+    assert grade_rows(course_dir, "patched_run_check")["test_relu"]["auto_score"] == CHECKS["relu"].points, \
+        "the kernel decided again (fooled on test_relu)"
+    kernel = gradebook_scores(course_dir)["patched_run_check"]
     proc = run(course_dir, "sync-gradebook", "mlp")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert re.search(r"^patched_run_check\s+94\s+100\s+100\s+in-kernel verdict overruled", proc.stdout, re.M)
+    assert re.search(rf"^patched_run_check\s+94\s+100\s+{kernel:g}\s+in-kernel verdict overruled", proc.stdout,
+                     re.M)
     assert gradebook_scores(course_dir) == EXPECTED, "every student: the sandbox's score, again"
     assert nbgrader(course_dir, "export", "--to", "grades.csv").returncode == 0
     assert {s: float(row["score"]) for s, row in grades_csv(course_dir).items()} == EXPECTED

@@ -8,18 +8,20 @@ in-kernel run agreed on these honest submissions. Slow (real kernels, one endles
 """
 import csv
 import os
+import re
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from autograder.assignments.mlp.checks import CHECKS, MAX_SCORE
 from examples.catalogue import EXAMPLES, SUBMISSIONS
-from nbgrader_course import cell_scores, make_course
+from nbgrader_course import autograde, cell_scores, make_course
 
 pytestmark = pytest.mark.slow
 NOT_A_NOTEBOOK = {"invalid_json": "not valid notebook JSON"}
-KERNEL_DIED = {"os_exit": "kernel died"}       # nbgrader recorded nothing: the sandbox's score is recorded
+KERNEL_DIED = {"os_exit": "kernel died"}       # the test cells after it did not run in the kernel: 0 there
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,9 @@ def test_each_submission_gets_the_grade_its_code_deserves(course, example):
     assert row["score"] == expected_score
     assert float(row["pytest"]) == expected_score, "the recorded score is the pytest path's"
     if example.name in KERNEL_DIED:
-        assert row["kernel"] == "-" and KERNEL_DIED[example.name] in row["reason"]
+        # the kernel's run scores the cells it never ran 0: here that is what the sandbox says too
+        assert float(row["kernel"]) == expected_score and KERNEL_DIED[example.name] in row["reason"]
+        assert "overruled" not in row["reason"], "a dead kernel is not a tampering signal"
         return
     assert float(row["kernel"]) == expected_score, "the in-kernel run agrees on an honest submission"
     assert bool(row["reason"]) == (example.name == "endless_loop")
@@ -74,11 +78,22 @@ def test_outputs_of_the_main_job(course):
     with open(os.path.join(course_dir, "grades.csv")) as f:
         exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
     assert exported == {name: row["score"] for name, row in table.items()}
-    for student in ("perfect", "os_exit"):    # os_exit: an autograded notebook made without running a kernel
+    # os_exit: an autograded notebook made without running a kernel; invalid_json: the release under a note
+    for student in ("perfect", "os_exit", "invalid_json"):
         assert os.path.exists(os.path.join(course_dir, "feedback", student, "mlp", "mlp.html"))
+    unreadable = open(os.path.join(course_dir, "feedback", "invalid_json", "mlp", "mlp.html")).read()
+    assert "could not be graded: it is not a readable notebook" in unreadable
+    assert re.search(rf"written: feedback/<student>/mlp/mlp.html for {len(EXAMPLES)} of the {len(EXAMPLES)} ", stdout)
     feedback = open(os.path.join(course_dir, "feedback", "no_relu_mask", "mlp", "mlp.html")).read()
     assert "dL/dW1" in feedback, "the judge's message reaches the student's feedback"
-    assert "nbgrader autograde exit status 1" in stdout
+    # every student given was autograded, with one progress line each, and only they are in the table
+    assert f"autograde: {len(EXAMPLES)} submission(s)" in stdout
+    assert len(re.findall(rf"^  \[\d+/{len(EXAMPLES)}\] ", stdout, re.M)) == len(EXAMPLES)
+    # only a file that is not a notebook stops nbgrader; a kernel that dies does not (SurvivingExecute)
+    assert re.search(r"nbgrader autograde could not run 1 of \d+ submission\(s\) in a kernel \(invalid_json\)", stdout)
+    for name, row in table.items():
+        if row["kernel"] == "-" or name in NOT_A_NOTEBOOK:
+            assert row["reason"], f"{name}: a non-normal outcome carries its reason"
 
 
 def test_nbgrader_run_refuses_to_collect_from_submitted_itself(capsys):
@@ -88,3 +103,18 @@ def test_nbgrader_run_refuses_to_collect_from_submitted_itself(capsys):
     assert nbgrader_run.main(os.path.join(nbgrader_run.ROOT, "submitted")) == 2
     err = capsys.readouterr().err
     assert "cannot be submitted/ itself" in err and "sync-gradebook" in err
+
+
+def test_no_false_checksum_warning_for_test_cells_left_as_released(tmp_path):
+    """nbgrader stores test cells with their hidden tests; a student's notebook holds them without. A test
+    cell left as released is not reported as changed; one the student edited still is."""
+    course = make_course(str(tmp_path / "course"))
+    edited = nbformat.read(os.path.join(SUBMISSIONS, "perfect.ipynb"), as_version=4)
+    cell = next(c for c in edited.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_relu")
+    cell.source = "assert True  # the student emptied this test"
+    nbformat.write(edited, str(tmp_path / "edited.ipynb"))
+    proc = autograde(course, {"blank": os.path.join(SUBMISSIONS, "blank.ipynb"),
+                              "perfect": os.path.join(SUBMISSIONS, "perfect.ipynb"),
+                              "edited": str(tmp_path / "edited.ipynb")})
+    changed = re.findall(r"Attribute '(\w+)' for cell (\w+) has changed", proc.stderr)
+    assert changed == [("checksum", "test_relu")], changed

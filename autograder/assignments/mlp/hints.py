@@ -121,7 +121,7 @@ HARD_CODED = ("this is the Appendix A value, but this input is different: comput
 # --- backward -----------------------------------------------------------------------------------
 
 BACKWARD_MISTAKES = {
-    "no_mask": "the factor φ'(a1) is missing: dL/da1 = (W2ᵀ dL/df) ⊙ φ'(a1) (for ReLU, the mask a1 > 0)",
+    "no_mask": "the factor φ'(a1) is missing: dL/da1 = (W2ᵀ dL/df) ⊙ φ'(a1) ({derivative})",
     "derivative_at_h1": "φ' is evaluated at h1 = φ(a1): the derivative must be taken at the pre-activation, φ'(a1)",
     "a1_for_dW2": "dL/dW2 uses a1: the output layer's input is h1 = φ(a1), so dL/dW2 = dL/df · h1ᵀ",
     "outer_transposed": "this is the transpose: dL/dW1 = dL/da1 · xᵀ has the shape of W1, (h, d)",
@@ -130,6 +130,11 @@ BACKWARD_MISTAKES = {
     "summed": "every entry is n× the expected value (n = {n}): the batch gradient is the mean over the batch, "
               "not the sum",
 }
+
+
+# What φ'(a1) is, said for the activation the check uses (a ReLU word in a Sigmoid check misleads).
+DERIVATIVE_OF = {"relu": "for ReLU, φ'(a1) is the mask a1 > 0",
+                 "sigmoid": "for the sigmoid, φ'(a1) = σ(a1)(1 − σ(a1))"}
 
 
 def backward_with(params, x, y, activation_name, mistake=None):
@@ -161,7 +166,9 @@ def backward(params, x, y, activation_name, key, appendix=None):
     for mistake, hint in BACKWARD_MISTAKES.items():
         if mistake == "summed" and n == 1:
             continue
-        out.append((backward_with(params, x, y, activation_name, mistake)[key], hint.format(n=n)))
+        derivative = DERIVATIVE_OF.get(activation_name, "φ' is the activation's derivative")
+        out.append((backward_with(params, x, y, activation_name, mistake)[key],
+                    hint.format(n=n, derivative=derivative)))
     if appendix is not None:
         out.append((appendix, HARD_CODED))
     return out

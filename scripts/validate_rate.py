@@ -1,0 +1,160 @@
+"""How much the *visible* tests catch: `nbgrader validate` (the real CLI, what a student's Validate
+button runs) on every corpus mutant, every correct alternative and the perfect example.
+
+    python scripts/validate_rate.py [--workers 2] [--write-doc]
+
+Prints: mutants flagged / total, the mutants that validate passes, the alternatives that falsely
+fail, and whether the perfect example passes. --write-doc saves the section to
+tests/corpus/validate_rate.md and puts it into docs/grading-quality.md (scripts/grading_quality.py
+includes that file when it regenerates the doc).
+
+`nbgrader validate` exits 0 whether or not the notebook passes, so its output decides:
+"Success! Your notebook passes all the tests." is a pass, "VALIDATION FAILED" a failure, anything
+else (a crash of nbgrader itself, an unreadable notebook) is reported as an error, never as a pass.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.corpus import ALTERNATIVES, MUTANTS, path  # noqa: E402
+
+RELEASE = os.path.join(ROOT, "release", "mlp")
+PERFECT = os.path.join(ROOT, "examples", "submissions", "perfect.ipynb")
+SECTION = os.path.join(ROOT, "tests", "corpus", "validate_rate.md")
+DOC = os.path.join(ROOT, "docs", "grading-quality.md")
+HEADING = "## Visible tests: what `nbgrader validate` catches"
+PASSED = "Success! Your notebook passes all the tests."
+FAILED = re.compile(r"VALIDATION FAILED ON (\d+) CELL")
+GOAL = 0.75
+TIMEOUT = 300
+
+
+@dataclass
+class Outcome:
+    name: str
+    verdict: str        # passed | failed | error
+    failed_cells: int   # cells validate reported as failing (0 unless failed)
+    output: str         # validate's stdout and stderr
+
+
+def verdict(output):
+    """(verdict, failed cells) from validate's output: its exit code is 0 either way."""
+    found = FAILED.search(output)
+    if found:
+        return "failed", int(found.group(1))
+    if PASSED in output:
+        return "passed", 0
+    return "error", 0
+
+
+def validate(name, notebook):
+    """Run `nbgrader validate` on a copy of `notebook` next to the release's helpers (data.py,
+    visualization.py), as in a student's folder."""
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    with tempfile.TemporaryDirectory(prefix="validate-") as folder:
+        for helper in ("data.py", "visualization.py"):
+            shutil.copy(os.path.join(RELEASE, helper), folder)
+        shutil.copy(notebook, os.path.join(folder, "mlp.ipynb"))
+        try:
+            proc = subprocess.run([os.path.join(bin_dir, "nbgrader"), "validate", "mlp.ipynb"], cwd=folder, env=env,
+                                  capture_output=True, text=True, timeout=TIMEOUT)
+            output = proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired:
+            return Outcome(name, "error", 0, f"nbgrader validate did not finish in {TIMEOUT} s")
+    return Outcome(name, *verdict(output), output)
+
+
+def validate_all(named_notebooks, workers=2):
+    """{name: Outcome} for [(name, notebook path)], `workers` validations at a time."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return {o.name: o for o in pool.map(lambda item: validate(*item), named_notebooks)}
+
+
+@dataclass
+class Rate:
+    flagged: list       # mutants validate fails
+    missed: list        # mutants validate passes
+    mutant_errors: list  # mutants validate could not judge
+    false_failures: list  # alternatives that do not pass
+    perfect: str        # the perfect example's verdict
+    seconds: float
+
+    @property
+    def rate(self):
+        return len(self.flagged) / len(MUTANTS)
+
+
+def measure(workers=2):
+    items = [(m.name, path(m)) for m in MUTANTS] + [(a.name, path(a)) for a in ALTERNATIVES] + [("perfect", PERFECT)]
+    t0 = time.time()
+    out = validate_all(items, workers)
+    seconds = time.time() - t0
+    return Rate(flagged=[m.name for m in MUTANTS if out[m.name].verdict == "failed"],
+                missed=[m.name for m in MUTANTS if out[m.name].verdict == "passed"],
+                mutant_errors=[m.name for m in MUTANTS if out[m.name].verdict == "error"],
+                false_failures=[a.name for a in ALTERNATIVES if out[a.name].verdict != "passed"],
+                perfect=out["perfect"].verdict, seconds=seconds), out
+
+
+def section(r):
+    """The markdown section for docs/grading-quality.md."""
+    missed = ", ".join(f"`{n}`" for n in r.missed) or "none"
+    false = ", ".join(f"`{n}`" for n in r.false_failures) or "none"
+    lines = [HEADING, "",
+             "Generated by `python scripts/validate_rate.py --write-doc`: `nbgrader validate` (the student's "
+             "Validate button; it runs only the visible tests, the hidden ones are not in the student's notebook) "
+             "on every corpus notebook, 2 at a time.", "",
+             f"- Mutants flagged: **{len(r.flagged)}/{len(MUTANTS)} ({r.rate:.0%})** (goal: at least {GOAL:.0%}).",
+             f"- Mutants validate passes: {missed}.",
+             f"- Correct alternatives that fail validate: {len(r.false_failures)}/{len(ALTERNATIVES)} ({false}).",
+             f"- The perfect example: {r.perfect}.",
+             f"- Time: {r.seconds:.0f} s for {len(MUTANTS) + len(ALTERNATIVES) + 1} notebooks."]
+    if r.mutant_errors:
+        lines.append(f"- Mutants validate could not judge (nbgrader error): {', '.join(r.mutant_errors)}.")
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(text):
+    """Save the section, and replace (or append) it in docs/grading-quality.md."""
+    with open(SECTION, "w", encoding="utf-8") as f:
+        f.write(text)
+    with open(DOC, encoding="utf-8") as f:
+        doc = f.read()
+    start = doc.find(HEADING)
+    if start < 0:   # where scripts/grading_quality.py puts it: before the generated mutants
+        at = doc.find("\n## Generated mutants")
+        doc = doc.rstrip("\n") + "\n\n" + text if at < 0 else doc[:at + 1] + text + "\n" + doc[at + 1:]
+    else:
+        end = doc.find("\n## ", start + len(HEADING))
+        doc = doc[:start] + text + ("" if end < 0 else doc[end:])
+    with open(DOC, "w", encoding="utf-8") as f:
+        f.write(doc)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--write-doc", action="store_true")
+    args = parser.parse_args(argv)
+    r, _ = measure(args.workers)
+    text = section(r)
+    print(text)
+    if args.write_doc:
+        write_doc(text)
+    return 0 if r.rate >= GOAL and not r.false_failures and r.perfect == "passed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
