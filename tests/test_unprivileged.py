@@ -30,7 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER = "autograder-ci"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REQUIREMENTS = "requirements-grading.txt"
-TESTS = ["tests/test_adversarial.py", "tests/test_sandbox.py", "tests/test_hostile_input.py"]
+TESTS = ["tests/test_adversarial.py", "tests/test_adversarial_multiclass.py", "tests/test_sandbox.py",
+         "tests/test_hostile_input.py"]
 PASSED_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_TRUSTED_HOST", "PIP_CERT",
               "PIP_DEFAULT_TIMEOUT", "PIP_DISABLE_PIP_VERSION_CHECK", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
               "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "LANG",
