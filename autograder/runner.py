@@ -622,14 +622,30 @@ class _Sandbox:
             os.close(fd)
         if self.isolated:
             _empty_pid_namespace()
+        _reap()
+
+
+def _reap():
+    """Reap every exited child of the server. The server is a child subreaper (see _Spawner): a
+    submission's processes whose parents died first (its pid 1 when the leader is killed, a daemon
+    in the unisolated mode) become its children, and would stay zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _empty_pid_namespace(seconds=5.0):
-    """Wait until nothing but bwrap's init (pid 1) and this server is left in the sandbox's pid namespace.
-    The kernel kills a submission's processes with its pid 1; this also kills any process that was
-    still between fork and its death signal (the server runs one submission at a time)."""
+    """Wait until nothing but bwrap's init (pid 1), this server and its spawner is left in the sandbox's
+    pid namespace. The kernel kills a submission's processes with its pid 1; this also kills any
+    process that was still between fork and its death signal (the server runs one submission at a
+    time), and reaps those that became the server's children."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        _reap()
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in _server_side()]
         if not others:
             return
