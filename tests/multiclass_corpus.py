@@ -148,9 +148,9 @@ MUTANTS = [
     # --- the model ------------------------------------------------------------------------------
     mutant("forward_returns_logits", "model", "forward returns the logits instead of the probabilities",
            {"model": [("return softmax(self.h1_cache @ self.W2.T + self.b2)", "return self.h1_cache @ self.W2.T + self.b2")]},
-           # not the spiral: backward receives forward's output, so training steps along logits − onehot(y), which
-           # still learns the spiral (the reference scores the trained parameters)
-           {"mc_forward"}),
+           # the spiral too: backward receives forward's output, so training steps along logits − onehot(y); that
+           # still learns the spiral, but its first epoch is not the reference's replay (judges.replay_first_epoch)
+           {"mc_forward", SPIRAL}),
     mutant("forward_without_b1", "model", "the hidden bias b1 is forgotten in forward",
            {"model": [("self.a1_cache = X @ self.W1.T + self.b1", "self.a1_cache = X @ self.W1.T")]},
            {"mc_forward", SPIRAL}),
@@ -193,7 +193,8 @@ MUTANTS = [
             updated[name] = p + v""", """            v = self.velocities.get(name, np.zeros_like(p))
             self.velocities[name] = self.momentum * v - self.learning_rate * g
             updated[name] = p + v""")]},
-           {"mc_momentum"}),
+           # the spiral too: it still learns, but its first epoch is one step behind the reference's replay
+           {"mc_momentum", SPIRAL}),
     mutant("momentum_shared_velocities", "optimizers", "the velocities dict is a class attribute, shared by every "
            "MomentumSGD", {"optimizers": [("""    def __init__(self, learning_rate=0.1, momentum=0.9):
         self.learning_rate = learning_rate
@@ -204,7 +205,8 @@ MUTANTS = [
     def __init__(self, learning_rate=0.1, momentum=0.9):
         self.learning_rate = learning_rate
         self.momentum = momentum""")]},
-           {"mc_momentum"}),
+           # the spiral too: the run of the second seed starts from the first run's velocities (not the replay's)
+           {"mc_momentum", SPIRAL}),
     mutant("momentum_scales_grads_in_place", "optimizers", "multiplies the caller's gradient arrays by η in place",
            {"optimizers": [(V_LINE, "g *= self.learning_rate\n"
                                     "            v = self.momentum * self.velocities.get(name, np.zeros_like(p)) - g")]},

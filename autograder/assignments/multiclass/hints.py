@@ -10,6 +10,8 @@ import numpy as np
 from src.multiclass import cross_entropy_from_logits, softmax
 from src.optimizers import l2_gradients, l2_penalty
 
+from .oracles import softmax_stand_in
+
 RTOL, ATOL = 1e-7, 1e-10
 
 
@@ -112,11 +114,20 @@ def forward_with(params, X, activation, mistake):
     a1 = X @ W1.T + (0 if mistake == "no_b1" else b1)
     h1 = a1 if mistake == "no_activation" else _act(activation, a1)[0]
     z = h1 @ W2.T + (0 if mistake == "no_b2" else b2)
-    return {"a1": a1, "h1": h1, "probs": z if mistake == "logits" else softmax(z)}
+    return {"a1": a1, "h1": h1, "z": z, "probs": z if mistake == "logits" else softmax(z)}
 
 
 def forward(params, X, activation, key):
-    return [(forward_with(params, X, activation, m)[key], hint) for m, hint in FORWARD_MISTAKES.items()]
+    """Candidates for forward's `key`: a1, h1, or its "output" with softmax replaced by the stand-in
+    z -> 2z - 1 (the mistake's z through the stand-in, or through a softmax computed inline; the logits
+    themselves when softmax is never applied)."""
+    if key != "output":
+        return [(forward_with(params, X, activation, m)[key], hint) for m, hint in FORWARD_MISTAKES.items()]
+    out = []
+    for m, hint in FORWARD_MISTAKES.items():
+        z = forward_with(params, X, activation, m)["z"]
+        out += [(z, hint)] if m == "logits" else [(softmax_stand_in(z), hint), (softmax(z), hint)]
+    return out
 
 
 BACKWARD_MISTAKES = {

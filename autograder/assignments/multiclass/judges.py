@@ -5,14 +5,16 @@ output) against the probe's declared schema; every parameter of a judgement (inp
 spiral recipe, thresholds) comes from the grading side: this process's own copy of ``probes.py``
 and the constants here, never the data. Messages speak about the math and never show solution code.
 
-Also here: ``make_inputs(name)``, the data a check hands to its probe.
+Also here: ``make_inputs(name)``, the data a check hands to its probe (computed here, with the
+reference: the cross-entropy check's probabilities, the backward check's caches and probabilities of
+a correct forward pass, the spiral check's data and initial parameters).
 """
 import numpy as np
 
 from autograder.judging import Judges, Unreadable, Verdict  # noqa: F401 - Verdict: part of this module's API
 
 from . import hints, probes
-from .oracles import PARAM_NAMES
+from .oracles import PARAM_NAMES, softmax_stand_in, train_epochs
 from src.data import generate_spiral_data
 from src.multiclass import SoftmaxMLP, accuracy, cross_entropy, cross_entropy_from_logits, softmax
 from src.optimizers import MomentumSGD, inverse_time_decay, l2_gradients, l2_penalty, step_decay
@@ -23,6 +25,11 @@ TWIN_RTOL, TWIN_ATOL = 1e-10, 1e-10      # the PyTorch twin against the NumPy re
 # docs/spiral-threshold-study.md: worst correct run 0.890 over 200 seeds, best separable near miss 0.793.
 SPIRAL_MIN_ACCURACY = 0.84
 VALIDATION_SEED_OFFSET = 10000
+# The spiral's first epoch (10 momentum steps from the grader's initial parameters) against the reference's
+# replay (judges.replay_first_epoch): measured on the 12 correct alternatives of tests/multiclass_corpus.py,
+# at most 3.3e-16 apart (absolute; 2e-14 relative on the smallest entries); the closest wrong training (the
+# stale velocity of momentum_stale_velocity) is 2e-3 apart (relative).
+REPLAY_RTOL, REPLAY_ATOL = 1e-8, 1e-10
 
 _judges = Judges(probes.SCHEMAS)
 JUDGES, judge, run_judge = _judges.judges, _judges.judge, _judges.run
@@ -33,15 +40,50 @@ def spiral_data(seed):
     return generate_spiral_data(s["n_samples"], s["n_classes"], seed=seed)
 
 
+def spiral_initial(seed):
+    """The grader's initial parameters of the spiral run of `seed` (the reference's initialisation)."""
+    s = probes.SPIRAL_SETUP
+    return SoftmaxMLP(2, s["hidden_dim"], s["n_classes"], s["activation"], seed=seed).get_parameters()
+
+
+def cross_entropy_cases():
+    """[(label, probs, y)] of the cross-entropy check: probabilities (not logits) and integer labels."""
+    rng = np.random.default_rng(5)
+    batch = softmax(rng.standard_normal((6, 4)) * 2)
+    wide = softmax(rng.standard_normal((3, 5)))
+    confident = np.array([[1 - 2e-9, 1e-9, 1e-9], [5e-10, 5e-10, 1 - 1e-9]])
+    return [("a batch of 6 samples, K = 4", batch, np.array([0, 3, 1, 1, 2, 3])),
+            ("one sample of shape (K,) with an integer label", softmax(np.array([0.5, -1.0, 2.0])), 2),
+            ("a batch of 3 samples, K = 5", wide, np.array([4, 0, 2], dtype=np.int64)),
+            ("confident correct predictions (loss near 0)", confident, np.array([0, 2])),
+            ("a batch of one sample", softmax(np.array([[2.0, 1.0, 0.1]])), np.array([1]))]
+
+
+def backward_caches(activation):
+    """[{a1, h1, probs}] of a correct forward pass on each case of the backward check (reference model)."""
+    out = []
+    for _, params, X, _ in model_cases(probes.BACKWARD_SEED):
+        model = reference_model(params, activation)
+        probs = model.forward(X)
+        out.append({"a1": model.a1_cache.tolist(), "h1": model.h1_cache.tolist(), "probs": probs.tolist()})
+    return out
+
+
 def make_inputs(name):
     """Plain data the probe of check `name` receives (made here, on the grading side)."""
-    if name != "mc_spiral_training":
-        return {}
-    runs = []
-    for seed in probes.SPIRAL_SEEDS:
-        X, y = spiral_data(seed)
-        runs.append({"X": X.tolist(), "y": y.tolist()})
-    return {"runs": runs}
+    if name == "mc_cross_entropy":
+        return {"cases": [{"probs": probs.tolist(), "y": y.tolist() if isinstance(y, np.ndarray) else y}
+                          for _, probs, y in cross_entropy_cases()]}
+    if name == "mc_backward":
+        return {"caches": {activation: backward_caches(activation) for activation in probes.ACTIVATIONS}}
+    if name == "mc_spiral_training":
+        runs = []
+        for seed in probes.SPIRAL_SEEDS:
+            X, y = spiral_data(seed)
+            runs.append({"X": X.tolist(), "y": y.tolist(),
+                         "initial": {k: v.tolist() for k, v in spiral_initial(seed).items()}})
+        return {"runs": runs}
+    return {}
 
 
 # --- comparing numbers -----------------------------------------------------------------------
@@ -96,17 +138,23 @@ def reference_model(params, activation):
 
 # --- softmax and cross-entropy -----------------------------------------------------------------
 
+def same_array(got, original):
+    """True if probe data `got` holds exactly the array `original` (same shape, same values)."""
+    values = as_array(got)
+    return values.shape == np.shape(original) and bool(np.array_equal(values, original))
+
+
 @judge("mc_softmax")
 def judge_softmax(data, inputs):
     out = []
-    for i, (z, what) in enumerate(zip(probes.softmax_inputs(), probes.SOFTMAX_INPUTS, strict=True)):
-        if data[f"overflow_{i}"] or data[f"probs_{i}"] is None:
+    for got, z, what in zip(data, probes.softmax_inputs(), probes.SOFTMAX_INPUTS, strict=True):
+        if got["fp_error"] is not None or got["probs"] is None:
             out.append(f"softmax of {what} is not numerically stable (a floating-point overflow or an invalid "
                        f"operation): {hints.OVERFLOW}")
             continue
-        out.append(compare(f"softmax of {what}", data[f"probs_{i}"], softmax(z),
+        out.append(compare(f"softmax of {what}", got["probs"], softmax(z),
                            candidates=lambda: hints.softmax_mistakes(z)))
-        if not data[f"kept_{i}"]:
+        if not same_array(got["argument"], z):
             out.append(f"softmax of {what} changed its argument in place: the caller's logits must stay as they "
                        "were (subtracting the maximum in place modifies them), so compute into a new array")
     return out
@@ -116,7 +164,7 @@ def judge_softmax(data, inputs):
 def judge_cross_entropy(data, inputs):
     return [compare(f"cross_entropy on {label}", got, cross_entropy(probs, y),
                     candidates=lambda: hints.cross_entropy_mistakes(probs, y))
-            for got, (label, probs, y) in zip(data, probes.cross_entropy_cases(), strict=True)]
+            for got, (label, probs, y) in zip(data, cross_entropy_cases(), strict=True)]
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -127,16 +175,26 @@ def model_cases(seed):
             for p, cases in probes.model_cases(seed) for X, y in cases]
 
 
+STAND_IN = "with softmax replaced by a stand-in that returns 2z − 1 (not a softmax), to grade forward alone"
+
+
 @judge("mc_forward")
 def judge_forward(data, inputs):
+    """forward ran with oracles.softmax_stand_in (z -> 2z - 1) in place of the student's softmax: its output
+    must be the stand-in of the reference's logits (or, for a forward that computes its softmax itself,
+    the reference's probabilities); the caches the reference's."""
     out = []
-    names = {"probs": "probabilities", "a1": "a1_cache", "h1": "h1_cache"}
+    names = {"output": f"its output ({STAND_IN})", "a1": "a1_cache", "h1": "h1_cache"}
     for activation in probes.ACTIVATIONS:
         for got, (shape, params, X, _) in zip(data[activation], model_cases(probes.FORWARD_SEED), strict=True):
             model = reference_model(params, activation)
-            expected = {"probs": model.forward(X), "a1": model.a1_cache, "h1": model.h1_cache}
-            out += [compare(f"forward, {activation}, {shape}, {describe(X)}: {names[q]}", got[q], expected[q],
-                            candidates=lambda: hints.forward(params, X, activation, q)) for q in ("probs", "a1", "h1")]
+            logits = model.logits(X)
+            expected = {"output": softmax_stand_in(logits), "a1": model.a1_cache, "h1": model.h1_cache}
+            for q in ("output", "a1", "h1"):
+                if q == "output" and hints.matches(as_array(got[q]), softmax(logits), RTOL, ATOL):
+                    continue        # a forward that computes softmax itself (not through `softmax`): right too
+                out.append(compare(f"forward, {activation}, {shape}, {describe(X)}: {names[q]}", got[q], expected[q],
+                                   candidates=lambda: hints.forward(params, X, activation, q)))
     return out
 
 
@@ -181,6 +239,7 @@ def reference_momentum(params, grads_seq, lr, mu):
 
 
 def judge_trajectory(label, got, params, grads_seq, lr, mu):
+    """Problems of the parameters after each step (`got`: probe data) against the reference's trajectory."""
     expected = reference_momentum(params, grads_seq, lr, mu)
     mistakes = {m: hints.momentum_trajectory(params, grads_seq, lr, mu, m) for m in hints.MOMENTUM_MISTAKES}
     for step, (after, want) in enumerate(zip(got, expected, strict=True)):
@@ -200,25 +259,35 @@ SHARED_STATE = ("each MomentumSGD keeps its own velocities: the first optimiser 
 @judge("mc_momentum")
 def judge_momentum(data, inputs):
     runs = []     # problems of each optimiser, in the order the probe made them
+    given = []    # (the probe's record of a step, the gradients the probe handed to that step)
     for case, (lr, mu, steps, seed) in probes.MOMENTUM_CASES.items():
         grads_seq = [probes.momentum_grads(seed, s) for s in range(steps)]
-        runs.append(judge_trajectory(f"learning_rate={lr}, momentum={mu}", data[case], probes.momentum_params(seed),
-                                     grads_seq, lr, mu))
+        runs.append(judge_trajectory(f"learning_rate={lr}, momentum={mu}", [s["params"] for s in data[case]],
+                                     probes.momentum_params(seed), grads_seq, lr, mu))
+        given += [(s, g) for s, g in zip(data[case], grads_seq, strict=True)]
     lr, mu, seed = probes.SIDE_BY_SIDE
     schedule = probes.side_by_side_schedule()
     for which, offset in (("a", 0), ("b", 1)):
         picks = [i for i, (w, _) in enumerate(schedule) if w == which]
         grads_seq = [probes.momentum_grads(seed + offset, step) for w, step in schedule if w == which]
         runs.append(judge_trajectory(f"two optimisers used side by side, optimiser {which}",
-                                     [data["side_by_side"][i] for i in picks], probes.momentum_params(seed + offset),
-                                     grads_seq, lr, mu))
+                                     [data["side_by_side"][i]["params"] for i in picks],
+                                     probes.momentum_params(seed + offset), grads_seq, lr, mu))
+        given += [(data["side_by_side"][i], g) for i, g in zip(picks, grads_seq, strict=True)]
     out = [p for problems in runs for p in problems]
     if out and not runs[0]:
         out[0] += f" — {SHARED_STATE}"
-    if not data["grads_kept"]:
+    if not all(unchanged(step["grads"], step["grad_keys"], grads) for step, grads in given):
         out.append("MomentumSGD.step changed the gradients it was given: compute new arrays (v = μ v − η g), do not "
                    "update grads in place")
     return out
+
+
+def unchanged(got, keys, original):
+    """True if a dict the probe handed over (`original`) is, after the call, as it was: the same keys (`keys`,
+    as text) and the same arrays (`got`, probe data)."""
+    return (len(keys) == len(original) and set(keys) == set(original) and set(got) == set(original)
+            and all(same_array(got[k], v) for k, v in original.items()))
 
 
 SCHEDULES = {"step_decay": step_decay, "inverse_time_decay": inverse_time_decay}
@@ -261,7 +330,9 @@ def judge_l2(data, inputs):
             out += [compare(f"l2_gradients(params, grads, lam={lam})['{k}']", got["grads"][k], v, EXACT_RTOL,
                             EXACT_ATOL, candidates=lambda: hints.l2_gradient_mistakes(params, grads, lam, k))
                     for k, v in expected.items()]
-        if not got["kept"]:
+        original_params, original_grads = probes.l2_inputs()
+        if not (unchanged(got["params_after"], got["param_keys"], original_params)
+                and unchanged(got["grads_after"], got["grad_keys"], original_grads)):
             out.append(f"l2_gradients(params, grads, lam={lam}) changed the dicts or arrays it was given: return a "
                        "new dict of new arrays")
     return out
@@ -281,19 +352,51 @@ def spiral_shapes(got, when):
     return ([f"{when}: " + "; ".join(wrong)] if wrong else []), params
 
 
+def replay_first_epoch(seed):
+    """The reference's parameters after the spiral run's first epoch: the grader's initial parameters, the
+    given loop's shuffling (np.random.default_rng(seed)), the reference's backward and MomentumSGD."""
+    s = probes.SPIRAL_SETUP
+    X, y = spiral_data(seed)
+    model = reference_model(spiral_initial(seed), s["activation"])
+    train_epochs(model, MomentumSGD(s["learning_rate"], s["momentum"]), X, y, 1, s["batch_size"],
+                 np.random.default_rng(seed))
+    return model.get_parameters()
+
+
+def replay_problem(label, got, expected):
+    """None if the reported parameters after the first epoch are the replay's; else one sentence."""
+    for k in PARAM_NAMES:
+        if not np.allclose(got[k], expected[k], rtol=REPLAY_RTOL, atol=REPLAY_ATOL):
+            bad = tuple(int(i) for i in np.argwhere(~np.isclose(got[k], expected[k], rtol=REPLAY_RTOL,
+                                                                 atol=REPLAY_ATOL))[0])
+            return (f"{label}: after the first epoch (10 steps of MomentumSGD from the grader's initial parameters), "
+                    f"{k}{list(bad)} is {got[k][bad]:.6g}, expected {expected[k][bad]:.6g} (a correct model and "
+                    "MomentumSGD trained the same way): check that forward returns softmax(z), backward (the mean "
+                    "over the batch, φ'(a1)) and MomentumSGD (v ← μ v − η g, then p ← p + v, a velocity kept per "
+                    "parameter and per optimiser)")
+    return None
+
+
 @judge("mc_spiral_training")
 def judge_spiral_training(data, inputs):
-    """The student's model and MomentumSGD, trained by the grader's loop: the parameters they report are
-    their output, scored by the reference model on the grader's validation data."""
+    """The student's model and MomentumSGD, started from the grader's initial parameters and trained by the
+    given loop: the parameters after the first epoch must be the reference's replay of that epoch (they
+    follow from the student's code: pasted or pre-trained weights do not), then the final parameters are
+    scored by the reference model on the grader's validation data."""
     s = probes.SPIRAL_SETUP
     out = []
     for seed, run in zip(probes.SPIRAL_SEEDS, data, strict=True):
         label = f"spiral, seed {seed}"
-        wrong_initial, initial = spiral_shapes(run["initial"], f"{label}, the parameters before training")
+        wrong_epoch1, epoch1 = spiral_shapes(run["epoch1"], f"{label}, after the first epoch")
         wrong_final, params = spiral_shapes(run["params"], f"{label}, after training")
-        if wrong_initial or wrong_final:
-            out += wrong_initial + wrong_final
+        if wrong_epoch1 or wrong_final:
+            out += wrong_epoch1 + wrong_final
             continue
+        wrong = replay_problem(label, epoch1, replay_first_epoch(seed))
+        if wrong:
+            out.append(wrong)
+            continue
+        initial = spiral_initial(seed)
         X, y = spiral_data(seed)
         X_val, y_val = spiral_data(VALIDATION_SEED_OFFSET + seed)
         model = reference_model(params, s["activation"])
@@ -319,7 +422,7 @@ def judge_torch_twin(data, inputs):
             params, X, y = probes.twin_inputs(case)
             d, h, k, n, _ = case
             label = f"TorchSoftmaxMLP, {activation}, d={d}, h={h}, K={k}, batch of {n}"
-            if not got["float64"]:
+            if any(dtype != "torch.float64" for dtype in got["dtypes"]):
                 out.append(f"{label}: the module's parameters and logits must be float64 (nn.Linear(..., "
                            "dtype=torch.float64)) to agree with NumPy to 1e-10")
                 continue

@@ -5,23 +5,32 @@ it declares (``@probe(name, returns=schema)``); the judges decide, outside the s
 the reference in ``src/``. Inputs, seeds, learning rates and the recipe of the spiral run are
 module constants here, which the grading side imports from its own copy of this module.
 
-Parts do not cascade: the forward and backward checks run the student's model with a correct
-softmax in place of theirs (``oracles.correct_softmax``), backward gets the caches and
-probabilities of a correct forward pass, and the optimiser checks run on a stand-in model.
+Parts do not cascade: the forward and backward checks run the student's model with a stand-in in
+place of their softmax (``oracles.softmax_stand_in``, deliberately not a softmax), backward gets the
+caches and probabilities of a correct forward pass computed on the grading side (``judges.make_inputs``),
+and the optimiser checks run on a stand-in model. Nothing in this module or in ``oracles`` implements
+a graded function: a notebook can import both.
+
+A probe reports raw observations, never a verdict: the argument after the call (not "was it kept?"),
+the dtype names (not "is it float64?"), the floating-point error raised (not "did it overflow?");
+the judges decide. While the student's backward runs (the backward and spiral checks), ``torch`` is
+unavailable (``torch_unavailable``): the assignment asks for a hand-written NumPy backward.
 
 ``torch`` is imported here, at the top, so that a grading server imports it once at start-up.
 This module must import nothing from ``src`` or ``judges``: it is loaded into the sandbox.
 """
 import contextlib
+import sys
+import types
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from autograder.probing import Probes, StudentCodeError, call, lookup, plain
-from autograder.protocol import Arr, Flag, Map, Opt, Rec, Seq
+from autograder.protocol import Arr, Map, Opt, Rec, Seq, Text, safe_str
 
-from .oracles import GRAD_KEYS, PARAM_NAMES, ParamBox, correct_activation, correct_softmax, mc_params, spiral_run
+from .oracles import GRAD_KEYS, PARAM_NAMES, ParamBox, mc_params, softmax_stand_in, train_epochs
 
 _probes = Probes()
 PROBES, SCHEMAS = _probes.probes, _probes.schemas    # check name -> probe, and -> the schema of its data
@@ -29,6 +38,7 @@ probe, run_probe = _probes.probe, _probes.run
 
 GRADS = Map(GRAD_KEYS, Arr())       # a student's dict of gradients (missing keys: the judge's to report)
 PARAMS = Map(PARAM_NAMES, Arr())    # a dict of parameters
+KEYS = Seq(Text(), max_length=len(PARAM_NAMES) + 1)   # the keys of a dict after a call (at most one extra shown)
 
 
 def grads_plain(grads, what):
@@ -43,8 +53,59 @@ def params_plain(params, what):
     return {k: plain(params[k], f"{what}['{k}']") for k in PARAM_NAMES if k in params}
 
 
-def _unchanged(argument, original):
-    return not isinstance(argument, np.ndarray) or bool(np.array_equal(argument, original))
+def keys_plain(mapping):
+    """The first keys of a dict, as text (the judge compares them with the keys it handed over)."""
+    return [safe_str(k, 60) for k, _ in zip(mapping, range(len(PARAM_NAMES) + 1))]
+
+
+# --- torch is not available in backward ------------------------------------------------------------
+
+TORCH_UNAVAILABLE = "torch is not available in backward: write it with NumPy"
+
+
+class NoTorch:
+    """What `torch` (and each torch module or function the notebook bound) is while backward runs."""
+
+    def __getattr__(self, name):
+        raise RuntimeError(TORCH_UNAVAILABLE)
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(TORCH_UNAVAILABLE)
+
+    def __repr__(self):
+        return "<torch: not available in backward>"
+
+
+def _torch_name(name):
+    return isinstance(name, str) and (name == "torch" or name.startswith("torch."))
+
+
+def _is_torch(value):
+    """A torch module, or a function or class defined in torch (bound in the notebook's namespace)."""
+    try:
+        if isinstance(value, types.ModuleType):
+            return _torch_name(value.__name__)
+        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+            return _torch_name(value.__module__)
+    except Exception:  # noqa: BLE001 - whatever a student's object does
+        pass
+    return False
+
+
+@contextlib.contextmanager
+def torch_unavailable(ns):
+    """sys.modules["torch"] (and every "torch.*"), and every name of `ns` bound to torch, replaced by a
+    NoTorch whose every use raises RuntimeError(TORCH_UNAVAILABLE); all restored afterwards."""
+    stub = NoTorch()
+    modules = {k: v for k, v in list(sys.modules.items()) if _torch_name(k)}
+    names = {k: v for k, v in list(ns.items()) if _is_torch(v)}
+    sys.modules.update(dict.fromkeys(modules, stub))
+    ns.update(dict.fromkeys(names, stub))
+    try:
+        yield
+    finally:
+        sys.modules.update(modules)
+        ns.update(names)
 
 
 # --- softmax and cross-entropy ------------------------------------------------------------------
@@ -62,62 +123,62 @@ def softmax_inputs():
             np.array([1000.0, 1001.0, 999.0, -1e4]))
 
 
-def _unless_overflow(softmax, argument):
-    """softmax(argument), or None if it overflowed (or computed 0/0, inf − inf)."""
+def _catching_fp_errors(softmax, argument):
+    """(softmax(argument), None), or (None, the message of the floating-point error it raised: an
+    overflow, or an invalid operation such as 0/0 or inf − inf)."""
     with np.errstate(over="raise", invalid="raise"):
         try:
-            return softmax(argument)
-        except FloatingPointError:
-            return None
+            return softmax(argument), None
+        except FloatingPointError as e:
+            return None, safe_str(e, 200) or "FloatingPointError"
 
 
-@probe("mc_softmax", returns=Rec({f"{key}_{i}": {"probs": Opt(Arr()), "kept": Flag(), "overflow": Flag()}[key]
-                                  for i in range(len(SOFTMAX_INPUTS)) for key in ("probs", "kept", "overflow")}))
+SOFTMAX_RUN = Rec({"probs": Opt(Arr()), "fp_error": Opt(Text()), "argument": Arr()})
+
+
+@probe("mc_softmax", returns=Seq(SOFTMAX_RUN, length=len(SOFTMAX_INPUTS)))
 def probe_softmax(ns, inputs):
-    """softmax on each input. An overflow (e.g. exp(1e4)) is recorded, with no probabilities, for the judge
-    to report: a stable softmax never exponentiates a large positive number."""
+    """softmax on each input: its output (none if it raised a floating-point error, whose message is
+    reported instead: a stable softmax never exponentiates a large positive number), and the argument
+    as it is after the call (the judge compares it with the logits handed over)."""
     softmax = lookup(ns, "softmax")
-    out = {}
-    for i, z in enumerate(softmax_inputs()):
+    out = []
+    for z in softmax_inputs():
         argument = z.copy()
-        probs = call("softmax", _unless_overflow, softmax, argument)
-        out[f"probs_{i}"] = None if probs is None else plain(probs, "softmax")
-        out[f"overflow_{i}"] = probs is None
-        out[f"kept_{i}"] = _unchanged(argument, z)
+        probs, error = call("softmax", _catching_fp_errors, softmax, argument)
+        out.append({"probs": None if probs is None else plain(probs, "softmax"), "fp_error": error,
+                    "argument": plain(argument, "softmax's argument")})
     return out
 
 
-def cross_entropy_cases():
-    """[(label, probs, y)] of the cross-entropy check: probabilities (not logits) and integer labels."""
-    rng = np.random.default_rng(5)
-    batch = correct_softmax(rng.standard_normal((6, 4)) * 2)
-    wide = correct_softmax(rng.standard_normal((3, 5)))
-    confident = np.array([[1 - 2e-9, 1e-9, 1e-9], [5e-10, 5e-10, 1 - 1e-9]])
-    return [("a batch of 6 samples, K = 4", batch, np.array([0, 3, 1, 1, 2, 3])),
-            ("one sample of shape (K,) with an integer label", correct_softmax(np.array([0.5, -1.0, 2.0])), 2),
-            ("a batch of 3 samples, K = 5", wide, np.array([4, 0, 2], dtype=np.int64)),
-            ("confident correct predictions (loss near 0)", confident, np.array([0, 2])),
-            ("a batch of one sample", correct_softmax(np.array([[2.0, 1.0, 0.1]])), np.array([1]))]
+N_CROSS_ENTROPY_CASES = 5     # judges.cross_entropy_cases(): probabilities made on the grading side
 
 
-@probe("mc_cross_entropy", returns=Seq(Arr(), length=len(cross_entropy_cases())))
+@probe("mc_cross_entropy", returns=Seq(Arr(), length=N_CROSS_ENTROPY_CASES))
 def probe_cross_entropy(ns, inputs):
+    """cross_entropy on the probabilities and labels of inputs["cases"] (made by the judges)."""
     cross_entropy = lookup(ns, "cross_entropy")
-    return [plain(call("cross_entropy", cross_entropy, probs.copy(), y.copy() if isinstance(y, np.ndarray) else y),
-                  "cross_entropy") for _, probs, y in cross_entropy_cases()]
+    out = []
+    for case in inputs["cases"]:
+        probs, y = np.array(case["probs"], dtype=float), case["y"]
+        labels = np.array(y, dtype=np.int64) if isinstance(y, list) else int(y)
+        out.append(plain(call("cross_entropy", cross_entropy, probs, labels), "cross_entropy"))
+    return out
 
 
 # --- the model ------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def correct_softmax_in(ns):
-    """Run the student's model with a correct softmax in place of theirs, then restore theirs."""
-    saved = ns.get("softmax")
-    ns["softmax"] = correct_softmax
+def softmax_stand_in_in(ns):
+    """Run the student's model with oracles.softmax_stand_in (z -> 2z - 1, not a softmax) in place of
+    their softmax, then restore theirs."""
+    missing = object()
+    saved = ns.get("softmax", missing)
+    ns["softmax"] = softmax_stand_in
     try:
         yield
     finally:
-        if saved is None:
+        if saved is missing:
             ns.pop("softmax", None)
         else:
             ns["softmax"] = saved
@@ -152,21 +213,23 @@ def model_cases(seed):
 
 N_MODEL_CASES = sum(len(sizes) for *_, sizes in MODEL_SHAPES)
 ACTIVATIONS = ("relu", "sigmoid")
-FORWARD = Rec({"probs": Arr(), "a1": Arr(), "h1": Arr()})
+FORWARD = Rec({"output": Arr(), "a1": Arr(), "h1": Arr()})
 FORWARD_SEED, BACKWARD_SEED = 11, 23
 
 
 def forward_record(model, X):
-    probs = call("forward", model.forward, X)
-    return {"probs": plain(probs, "forward"),
+    output = call("forward", model.forward, X)
+    return {"output": plain(output, "forward"),
             "a1": plain(getattr(model, "a1_cache", None), "a1_cache"),
             "h1": plain(getattr(model, "h1_cache", None), "h1_cache")}
 
 
 @probe("mc_forward", returns=Rec({a: Seq(FORWARD, length=N_MODEL_CASES) for a in ACTIVATIONS}))
 def probe_forward(ns, inputs):
+    """forward's output and caches, with softmax replaced by the stand-in z -> 2z - 1: the judge compares
+    the output with the stand-in of the reference's logits (forward must return softmax(z))."""
     out = {}
-    with correct_softmax_in(ns):
+    with softmax_stand_in_in(ns):
         for activation in ACTIVATIONS:
             out[activation] = []
             for params, cases in model_cases(FORWARD_SEED):
@@ -175,36 +238,31 @@ def probe_forward(ns, inputs):
     return out
 
 
-def correct_forward(params, X, activation):
-    """(a1, h1, probs) of a correct forward pass, computed here, not by the student."""
-    W1, b1, W2, b2 = (np.array(params[k], dtype=float) for k in PARAM_NAMES)
-    a1 = np.asarray(X, dtype=float) @ W1.T + b1
-    h1, _ = correct_activation(activation, a1)
-    return a1, h1, correct_softmax(h1 @ W2.T + b2)
-
-
-def backward_round(model, params, activation, X, y):
-    """forward(X) (its errors ignored: forward has its own check), then backward(X, y, probs) on the
-    caches and probabilities of a correct forward pass."""
-    try:
-        model.forward(X)
-    except Exception:  # noqa: BLE001 - graded by the forward check
-        pass
-    a1, h1, probs = correct_forward(params, X, activation)
-    model.a1_cache, model.h1_cache = a1, h1
+def backward_round(ns, model, X, y, given):
+    """forward(X) (its errors ignored: forward has its own check), then backward(X, y, probs) on `given`,
+    the caches and probabilities of a correct forward pass (made by the judges); torch unavailable."""
+    a1, h1, probs = (np.array(given[k], dtype=float) for k in ("a1", "h1", "probs"))
     labels = y.copy() if isinstance(y, np.ndarray) else y
-    return grads_plain(call("backward", model.backward, X.copy(), labels, probs.copy()), "backward")
+    with torch_unavailable(ns):
+        try:
+            model.forward(X.copy())
+        except Exception:  # noqa: BLE001 - graded by the forward check
+            pass
+        model.a1_cache, model.h1_cache = a1, h1
+        grads = call("backward", model.backward, X.copy(), labels, probs)
+    return grads_plain(grads, "backward")
 
 
 @probe("mc_backward", returns=Rec({a: Seq(GRADS, length=N_MODEL_CASES) for a in ACTIVATIONS}))
 def probe_backward(ns, inputs):
     out = {}
-    with correct_softmax_in(ns):
+    with softmax_stand_in_in(ns):
         for activation in ACTIVATIONS:
             out[activation] = []
+            given = iter(inputs["caches"][activation])
             for params, cases in model_cases(BACKWARD_SEED):
                 model = student_model(ns, params, activation)   # one model, several rounds: a stale cache shows
-                out[activation] += [backward_round(model, params, activation, X, y) for X, y in cases]
+                out[activation] += [backward_round(ns, model, X, y, next(given)) for X, y in cases]
     return out
 
 
@@ -232,39 +290,34 @@ def side_by_side_schedule():
     return [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2)]
 
 
+MOMENTUM_STEP = Rec({"params": PARAMS, "grads": GRADS, "grad_keys": KEYS})
+
+
 def _step(optimizer, box, grads, reverse):
+    """One step: the model's parameters after it, and the gradients dict handed over, as it is after it."""
     given = dict(reversed(list(grads.items()))) if reverse else dict(grads)
-    copies = {k: v.copy() for k, v in grads.items()}
     call("MomentumSGD.step", optimizer.step, box, given)
-    kept = all(np.array_equal(given[k], copies[k]) for k in copies)
-    return params_plain(box.get_parameters(), "the model"), kept
+    return {"params": params_plain(box.get_parameters(), "the model"),
+            "grads": grads_plain(given, "the gradients given to MomentumSGD.step"), "grad_keys": keys_plain(given)}
 
 
-@probe("mc_momentum", returns=Rec({**{case: Seq(PARAMS, length=steps) for case, (_, _, steps, _)
+@probe("mc_momentum", returns=Rec({**{case: Seq(MOMENTUM_STEP, length=steps) for case, (_, _, steps, _)
                                       in MOMENTUM_CASES.items()},
-                                   "side_by_side": Seq(PARAMS, length=len(side_by_side_schedule())),
-                                   "grads_kept": Flag()}))
+                                   "side_by_side": Seq(MOMENTUM_STEP, length=len(side_by_side_schedule()))}))
 def probe_momentum(ns, inputs):
-    """The parameters of a stand-in model after each step of the student's MomentumSGD."""
+    """The parameters of a stand-in model after each step of the student's MomentumSGD (and the gradients
+    it was given, after the step)."""
     MomentumSGD = lookup(ns, "MomentumSGD")
-    out, kept = {}, True
+    out = {}
     for k, (case, (lr, mu, steps, seed)) in enumerate(MOMENTUM_CASES.items()):
         box = ParamBox(momentum_params(seed))
         optimizer = call("MomentumSGD(learning_rate=..., momentum=...)", MomentumSGD, learning_rate=lr, momentum=mu)
-        out[case] = []
-        for step in range(steps):
-            params, ok = _step(optimizer, box, momentum_grads(seed, step), reverse=bool(k % 2))
-            out[case].append(params)
-            kept = kept and ok
+        out[case] = [_step(optimizer, box, momentum_grads(seed, step), reverse=bool(k % 2)) for step in range(steps)]
     lr, mu, seed = SIDE_BY_SIDE
     boxes = {"a": ParamBox(momentum_params(seed)), "b": ParamBox(momentum_params(seed + 1))}
     optimizers = {w: call("MomentumSGD(...)", MomentumSGD, learning_rate=lr, momentum=mu) for w in "ab"}
-    out["side_by_side"] = []
-    for which, step in side_by_side_schedule():
-        params, ok = _step(optimizers[which], boxes[which], momentum_grads(seed + (which == "b"), step), False)
-        out["side_by_side"].append(params)
-        kept = kept and ok
-    out["grads_kept"] = kept
+    out["side_by_side"] = [_step(optimizers[which], boxes[which], momentum_grads(seed + (which == "b"), step), False)
+                           for which, step in side_by_side_schedule()]
     return out
 
 
@@ -298,19 +351,24 @@ def l2_inputs():
     return mc_params(3, 4, 5, L2_SEED), {"dL_d" + k: v for k, v in mc_params(3, 4, 5, L2_SEED + 1, 0.3).items()}
 
 
-@probe("mc_l2", returns=Seq(Rec({"penalty": Arr(), "grads": GRADS, "kept": Flag()}), length=len(L2_LAMBDAS)))
+L2_RUN = Rec({"penalty": Arr(), "grads": GRADS, "params_after": PARAMS, "param_keys": KEYS,
+              "grads_after": GRADS, "grad_keys": KEYS})
+
+
+@probe("mc_l2", returns=Seq(L2_RUN, length=len(L2_LAMBDAS)))
 def probe_l2(ns, inputs):
+    """l2_penalty and l2_gradients for each lambda, and the dicts they were given, as they are after the calls."""
     l2_penalty, l2_gradients = lookup(ns, "l2_penalty"), lookup(ns, "l2_gradients")
     out = []
     for lam in L2_LAMBDAS:
         params, grads = l2_inputs()
         penalty = call("l2_penalty", l2_penalty, params, lam)
         new = call("l2_gradients", l2_gradients, params, grads, lam)
-        original_params, original_grads = l2_inputs()
-        kept = (set(params) == set(original_params) and set(grads) == set(original_grads)
-                and all(np.array_equal(params[k], original_params[k]) for k in original_params)
-                and all(np.array_equal(grads[k], original_grads[k]) for k in original_grads))
-        out.append({"penalty": plain(penalty, "l2_penalty"), "grads": grads_plain(new, "l2_gradients"), "kept": kept})
+        out.append({"penalty": plain(penalty, "l2_penalty"), "grads": grads_plain(new, "l2_gradients"),
+                    "params_after": params_plain(params, "the params given to l2_penalty and l2_gradients"),
+                    "param_keys": keys_plain(params),
+                    "grads_after": grads_plain(grads, "the grads given to l2_gradients"),
+                    "grad_keys": keys_plain(grads)})
     return out
 
 
@@ -321,25 +379,34 @@ def probe_l2(ns, inputs):
 SPIRAL_SETUP = {"n_samples": 300, "n_classes": 3, "hidden_dim": 32, "activation": "relu", "learning_rate": 0.1,
                 "momentum": 0.9, "n_epochs": 20, "batch_size": 32}
 SPIRAL_SEEDS = (0, 1)             # data, initial weights and shuffling; validation data: seed 10000 + s
-SPIRAL_RUN = Rec({"initial": PARAMS, "params": PARAMS})
+SPIRAL_RUN = Rec({"epoch1": PARAMS, "params": PARAMS})
 
 
 @probe("mc_spiral_training", returns=Seq(SPIRAL_RUN, length=len(SPIRAL_SEEDS)))
 def probe_spiral_training(ns, inputs):
-    """The student's SoftmaxMLP and MomentumSGD trained by the grader's loop (oracles.spiral_run) on the
-    grader's spiral data; the parameters before and after. The judge scores them on validation data."""
+    """The student's SoftmaxMLP, started from the grader's initial parameters (inputs), and MomentumSGD,
+    trained by the given loop (oracles.train_epochs, shuffled by np.random.default_rng(seed)) on the
+    grader's spiral data, torch unavailable in backward; the parameters after the first epoch (the judge
+    replays it with the reference) and after the last (the judge scores them on validation data)."""
     s = SPIRAL_SETUP
     out = []
+
+    def guard():
+        return torch_unavailable(ns)
+
     for seed, run in zip(SPIRAL_SEEDS, inputs["runs"], strict=True):
         X, y = np.array(run["X"], dtype=float), np.array(run["y"], dtype=np.int64)
         model = call("SoftmaxMLP(...)", lookup(ns, "SoftmaxMLP"), input_dim=2, hidden_dim=s["hidden_dim"],
                      n_classes=s["n_classes"], activation=s["activation"], seed=seed)
-        initial = params_plain(call("get_parameters", model.get_parameters), "get_parameters")
+        call("set_parameters", model.set_parameters, {k: np.array(v, dtype=float) for k, v in run["initial"].items()})
         optimizer = call("MomentumSGD(...)", lookup(ns, "MomentumSGD"), learning_rate=s["learning_rate"],
                          momentum=s["momentum"])
-        call("training (forward, backward, MomentumSGD.step)", spiral_run, model, optimizer, X, y,
-             s["n_epochs"], s["batch_size"], seed)
-        out.append({"initial": initial,
+        rng = np.random.default_rng(seed)
+        what = "training (forward, backward, MomentumSGD.step)"
+        call(what, train_epochs, model, optimizer, X, y, 1, s["batch_size"], rng, guard)
+        epoch1 = params_plain(call("get_parameters", model.get_parameters), "get_parameters")
+        call(what, train_epochs, model, optimizer, X, y, s["n_epochs"] - 1, s["batch_size"], rng, guard)
+        out.append({"epoch1": epoch1,
                     "params": params_plain(call("get_parameters", model.get_parameters), "get_parameters")})
     return out
 
@@ -347,7 +414,7 @@ def probe_spiral_training(ns, inputs):
 # --- the PyTorch twin -------------------------------------------------------------------------------
 
 TWIN_CASES = ((2, 5, 3, 8, 81), (4, 3, 6, 5, 82), (3, 7, 2, 1, 83))    # (d, h, K, n, seed)
-TWIN = Rec({"logits": Arr(), "grads": GRADS, "float64": Flag()})
+TWIN = Rec({"logits": Arr(), "grads": GRADS, "dtypes": Seq(Text(), length=1 + 4)})
 LAYERS = (("fc1", "weight", "W1"), ("fc1", "bias", "b1"), ("fc2", "weight", "W2"), ("fc2", "bias", "b2"))
 
 
@@ -381,12 +448,13 @@ def twin_record(cls, activation, case):
     return {"logits": plain(logits.detach().cpu().numpy(), "the logits"),
             "grads": {"dL_d" + name: plain(g.detach().cpu().numpy(), f"the gradient of {layer}.{attr}")
                       for (layer, attr, name), g in zip(LAYERS, grads) if g is not None},
-            "float64": logits.dtype == torch.float64 and all(t.dtype == torch.float64 for t in tensors)}
+            "dtypes": [safe_str(t.dtype, 60) for t in (logits, *tensors)]}
 
 
 @probe("mc_torch_twin", returns=Rec({a: Seq(TWIN, length=len(TWIN_CASES)) for a in ACTIVATIONS}))
 def probe_torch_twin(ns, inputs):
-    """The student's module with FIXED parameters: its logits, and the autograd gradients of the mean
-    cross-entropy computed here with torch.nn.functional (never the student's loss)."""
+    """The student's module with FIXED parameters: its logits, the dtypes of the logits and of fc1/fc2's
+    weight and bias, and the autograd gradients of the mean cross-entropy computed here with
+    torch.nn.functional (never the student's loss)."""
     cls = lookup(ns, "TorchSoftmaxMLP")
     return {activation: [twin_record(cls, activation, case) for case in TWIN_CASES] for activation in ACTIVATIONS}
