@@ -1,18 +1,22 @@
 """Command line of the course's grader.
 
     python -m autograder grade PATH.ipynb [--json results.json]   # pytest path, one notebook
+                                          [--assignment ID]       # (default: recognised from the notebook)
                                           [--trust-submissions]   # (also grade-all): no sandbox needed
     python -m autograder nbgrader-run [--submissions DIR]         # release + nbgrader autograde of these students,
-                                                                   # feedback, grades.csv (nbgrader export)
+                                      [--assignment ID ...]       # every assignment found in DIR; feedback,
+                                                                   # grades.csv (nbgrader export)
     python -m autograder grade-all DIR [--jobs N] [--shard i/N]   # sandboxed, parallel, resumable batch grading
-                                       [--out sandbox-grades.csv]
-    python -m autograder merge-csv A.csv B.csv ... [--out sandbox-grades.csv]  # merge grade-all shards' CSVs
+                                       [--assignment ID ...]     # of every assignment (DIR/<student>/<id>/*.ipynb)
+                                       [--out sandbox-grades.csv] [--totals sandbox-totals.csv]
+    python -m autograder merge-csv A.csv B.csv ... [--out sandbox-grades.csv] [--totals sandbox-totals.csv]
 
 No command overwrites another command's output: grade-all and merge-csv refuse an existing --out they
 did not write (e.g. nbgrader-run's grades.csv), nbgrader-run refuses a grades.csv that grade-all wrote;
 --overwrite replaces it all the same.
-    python -m autograder sync-gradebook [mlp] [--student S]       # gradebook.db's scores := the sandbox's verdicts
-                                                                   # (after `nbgrader autograde` by hand)
+    python -m autograder sync-gradebook [ID] [--student S]        # gradebook.db's scores := the sandbox's verdicts
+                                                                   # (after `nbgrader autograde` by hand; default:
+                                                                   # every assignment with submitted/ notebooks)
 """
 import argparse
 import os
@@ -43,24 +47,39 @@ def main(argv=None):
                                               "their feedback and grades.csv (nbgrader export: every student "
                                               "in the gradebook), print a grade table")
     run.add_argument("--submissions", default="examples/submissions",
-                     help="folder of <student>.ipynb files, or of <student>/mlp/mlp.ipynb (default: %(default)s)")
+                     help="folder of <student>.ipynb (assignment recognised from its nbgrader cells), "
+                          "<student>.<assignment>.ipynb, or <student>/<assignment>/<notebook>.ipynb "
+                          "(default: %(default)s)")
+    run.add_argument("--assignment", action="append", dest="assignments", metavar="ID",
+                     help="grade only this assignment's submissions (repeatable; default: every assignment "
+                          "found). A flat file whose assignment cannot be read (not a notebook) is graded for "
+                          "the --assignment given when there is exactly one, else for the course's first "
+                          "assignment")
     run.add_argument("--no-pytest", action="store_true", help="skip the pytest-path column of the table")
     run.add_argument("--trust-submissions", action="store_true", help=TRUST_HELP)
     run.add_argument("--overwrite", action="store_true",
                      help="replace a grades.csv that grade-all or merge-csv wrote (refused otherwise)")
-    batch = sub.add_parser("grade-all", help="grade every DIR/<student>/mlp/*.ipynb in parallel sandboxes "
-                                             "(resumable; see autograder/batch.py)")
+    batch = sub.add_parser("grade-all", help="grade every DIR/<student>/<assignment>/*.ipynb of the course's "
+                                             "assignments in parallel sandboxes (resumable; see autograder/batch.py)")
     batch.add_argument("directory")
     batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
     batch.add_argument("--out", default="sandbox-grades.csv",
                        help="CSV of scores and statuses (default: %(default)s; not grades.csv, which is nbgrader "
                             "export's). An existing file grade-all did not write is refused unless --overwrite")
+    batch.add_argument("--assignment", action="append", dest="assignments", metavar="ID",
+                       help="grade only this assignment (repeatable; default: every assignment of the course)")
+    batch.add_argument("--totals", default="sandbox-totals.csv",
+                       help="CSV of course totals, one row per student: a score column per assignment graded, "
+                            "total, max_total, missing (assignments not submitted, counted 0). Auto-graded points "
+                            "only: points graded by hand in Formgrader are not in it (default: %(default)s; same "
+                            "overwrite rule as --out)")
     batch.add_argument("--overwrite", action="store_true",
-                       help="replace --out even when another command wrote it (e.g. nbgrader export's grades.csv)")
+                       help="replace --out/--totals even when another command wrote them (e.g. nbgrader "
+                            "export's grades.csv)")
     batch.add_argument("--results-dir", default="results",
-                       help="where <student>/results.json go (default: %(default)s)")
+                       help="where <assignment>/<student>/results.json go (default: %(default)s)")
     batch.add_argument("--shard", help="grade only shard i of N (i/N, 1-based; a stable hash of the student id)")
-    batch.add_argument("--force", action="store_true", help="regrade students already graded")
+    batch.add_argument("--force", action="store_true", help="regrade submissions already graded")
     batch.add_argument("--gradebook", help="nbgrader gradebook to compare scores with (default: ./gradebook.db "
                                            "when present)")
     batch.add_argument("--timeout", type=float, help="a flat wall-clock limit in seconds per check, cells included "
@@ -72,10 +91,14 @@ def main(argv=None):
     merge.add_argument("--out", default="sandbox-grades.csv",
                        help="merged CSV (default: %(default)s). An existing file that grade-all or merge-csv did "
                             "not write is refused unless --overwrite")
-    merge.add_argument("--overwrite", action="store_true", help="replace --out even when another command wrote it")
+    merge.add_argument("--totals", default="sandbox-totals.csv",
+                       help="course totals of the merged rows (default: %(default)s; same overwrite rule as --out)")
+    merge.add_argument("--overwrite", action="store_true",
+                       help="replace --out/--totals even when another command wrote them")
     sync = sub.add_parser("sync-gradebook", help="set gradebook.db's scores to the sandboxed grader's verdicts "
                                                  "(after `nbgrader autograde` by hand or from Formgrader)")
-    sync.add_argument("assignment", nargs="?", default="mlp", help="assignment id (default: %(default)s)")
+    sync.add_argument("assignment", nargs="?", default=None,
+                      help="assignment id (default: every assignment with notebooks in submitted/)")
     sync.add_argument("--student", action="append", dest="students",
                       help="only this student (repeatable; default: everyone in submitted/)")
     sync.add_argument("--trust-submissions", action="store_true",
@@ -88,14 +111,15 @@ def main(argv=None):
         try:
             return batching.main(args.directory, jobs=args.jobs, out=args.out, results_dir=args.results_dir,
                                  shard=args.shard, force=args.force, gradebook=args.gradebook,
-                                 timeout=args.timeout, trust=args.trust_submissions, overwrite=args.overwrite)
+                                 timeout=args.timeout, trust=args.trust_submissions, overwrite=args.overwrite,
+                                 assignment=args.assignments, totals=args.totals)
         except ValueError as e:
             print(f"grade-all: {e}", file=sys.stderr)
             return 2
     if args.command == "merge-csv":
         from autograder import batch as batching
         try:
-            return batching.merge_main(args.paths, args.out, overwrite=args.overwrite)
+            return batching.merge_main(args.paths, args.out, overwrite=args.overwrite, totals=args.totals)
         except ValueError as e:
             print(f"merge-csv: {e}", file=sys.stderr)
             return 2
@@ -123,7 +147,7 @@ def main(argv=None):
             return 2
     from autograder import nbgrader_run
     return nbgrader_run.main(args.submissions, with_pytest=not args.no_pytest, trust=args.trust_submissions,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite, only=args.assignments)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""grade-all (autograder/batch.py): statuses, resume, --force, atomic results, shards, merge, gradebook.
+"""grade-all (autograder/batch.py) on one assignment (mlp): statuses, resume, --force, atomic results,
+shards, merge, gradebook; and the per-unit pieces (units, totals, headers, fingerprints) without grading.
 
-Every test grades real notebooks (copies of examples/submissions/) in the real sandbox, with a
-short per-check time limit where a submission loops forever.
+Every grading test grades real notebooks (copies of examples/submissions/) in the real sandbox, with a
+short per-check time limit where a submission loops forever. A class of both assignments is graded in
+tests/test_batch_course.py.
 """
 import csv
 import json
@@ -60,8 +62,18 @@ def grade_all(tmp_path, directory, *extra, out="grades.csv"):
         os.chdir(cwd)
 
 
-def record(tmp_path, student):
-    with open(tmp_path / "results" / student / "results.json") as f:
+def run_main(tmp_path, directory, **options):
+    """batch.main (the options the CLI may not pass yet: assignment, totals) in cwd tmp_path, 2 workers."""
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        return batch.main(str(directory), jobs=2, results_dir="results", **options)
+    finally:
+        os.chdir(cwd)
+
+
+def record(tmp_path, student, assignment="mlp"):
+    with open(tmp_path / "results" / assignment / student / "results.json") as f:
         return json.load(f)
 
 
@@ -85,6 +97,8 @@ def test_statuses_scores_and_gradescope_results(tmp_path):
     assert {s: r["isolation"] for s, r in rows.items()} == {
         s: NO_CODE_RAN if s in ("dan", "fay") else isolation for s in rows}
     ann = record(tmp_path, "ann")
+    assert ann["assignment"] == "mlp" and ann["student"] == "ann"
+    assert {r["assignment"] for r in rows.values()} == {"mlp"}
     assert ann["score"] == 100 and ann["max_score"] == 100 and len(ann["tests"]) == 13
     assert {t["status"] for t in ann["tests"]} == {"passed"} and ann["isolation"] == isolation
     assert (record(tmp_path, "dan")["status"], record(tmp_path, "dan")["isolation"]) == ("invalid", NO_CODE_RAN)
@@ -104,22 +118,22 @@ def test_the_progress_names_a_student_that_takes_long(tmp_path, capsys):
     directory = make_class(tmp_path / "class", {"eve": "endless_loop"})
     assert grade_all(tmp_path, directory, "--timeout", "6") == 0
     err = capsys.readouterr().err
-    assert re.search(r"^  still grading eve: \d+ s$", err, re.M), err
+    assert re.search(r"^  still grading eve/mlp: \d+ s$", err, re.M), err
 
 
 def test_resume_grades_only_the_rest_and_regrades_a_changed_notebook(tmp_path, capsys):
     directory = tmp_path / "class"
     make_class(directory, {"ann": "perfect", "ben": "no_relu_mask"})
     assert grade_all(tmp_path, str(directory)) == 0
-    stamp = {s: os.stat(tmp_path / "results" / s / "results.json").st_mtime_ns for s in ("ann", "ben")}
+    stamp = {s: os.stat(tmp_path / "results" / "mlp" / s / "results.json").st_mtime_ns for s in ("ann", "ben")}
     capsys.readouterr()
     # "the interrupted run": two more students arrive, ben resubmits
     make_class(directory, {"cat": "sgd_sign_error", "dan": "blank", "ben": "perfect"})
     assert grade_all(tmp_path, str(directory)) == 0
     out = capsys.readouterr().out
     assert "graded now: 3, already graded (resumed): 1" in out
-    assert os.stat(tmp_path / "results" / "ann" / "results.json").st_mtime_ns == stamp["ann"]
-    assert os.stat(tmp_path / "results" / "ben" / "results.json").st_mtime_ns != stamp["ben"]
+    assert os.stat(tmp_path / "results" / "mlp" / "ann" / "results.json").st_mtime_ns == stamp["ann"]
+    assert os.stat(tmp_path / "results" / "mlp" / "ben" / "results.json").st_mtime_ns != stamp["ben"]
     rows = read_csv(tmp_path / "grades.csv")
     assert {s: r["score"] for s, r in rows.items()} == {"ann": "100", "ben": "100",
                                                       "cat": deserved("sgd_sign_error"), "dan": "0"}
@@ -133,14 +147,14 @@ def test_resume_grades_only_the_rest_and_regrades_a_changed_notebook(tmp_path, c
 def test_a_record_from_another_grader_version_is_regraded(tmp_path, capsys):
     directory = make_class(tmp_path / "class", {"ann": "blank"})
     grade_all(tmp_path, directory)
-    path = tmp_path / "results" / "ann" / "results.json"
+    path = tmp_path / "results" / "mlp" / "ann" / "results.json"
     data = json.loads(path.read_text())
     data["grader_sha256"] = "0" * 64
     path.write_text(json.dumps(data))
     capsys.readouterr()
     grade_all(tmp_path, directory)
     assert "graded now: 1, already graded (resumed): 0" in capsys.readouterr().out
-    assert record(tmp_path, "ann")["grader_sha256"] == batch.grader_sha256()
+    assert record(tmp_path, "ann")["grader_sha256"] == batch.grader_sha256("mlp")
 
 
 def test_force_regrade_of_a_now_broken_submission_does_not_keep_the_old_score(tmp_path):
@@ -160,7 +174,7 @@ def test_a_grader_failure_during_a_regrade_leaves_an_error_not_the_old_score(tmp
 
     def broken(*args, **kwargs):
         raise RuntimeError("the sandbox fork server exited")
-    monkeypatch.setattr(batch, "grade_student", broken)   # the grader breaks, not the student's code
+    monkeypatch.setattr(batch, "grade_unit", broken)   # the grader breaks, not the student's code
     assert grade_all(tmp_path, directory, "--force") == 1
     row = read_csv(tmp_path / "grades.csv")["ann"]
     assert (row["score"], row["status"]) == ("", "error") and "fork server exited" in row["reason"]
@@ -246,7 +260,7 @@ def test_a_killed_run_leaves_complete_results_no_sandbox_and_resumes(tmp_path):
     proc = subprocess.Popen(command + ["--timeout", "30"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not os.path.exists(tmp_path / "results" / "s03" / "results.json") and time.monotonic() < deadline:
+    while not os.path.exists(tmp_path / "results" / "mlp" / "s03" / "results.json") and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)                               # the endless loop is running in a sandbox now
     sandbox = descendants(proc.pid)
@@ -257,12 +271,12 @@ def test_a_killed_run_leaves_complete_results_no_sandbox_and_resumes(tmp_path):
     while any(alive(p) for p in sandbox) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(p) for p in sandbox)     # the sandbox died with its grader
-    done = sorted(s for s in students if os.path.exists(tmp_path / "results" / s / "results.json"))
+    done = sorted(s for s in students if os.path.exists(tmp_path / "results" / "mlp" / s / "results.json"))
     assert done == ["s00", "s01", "s02", "s03"]
     assert all(record(tmp_path, s)["score"] == 100 for s in done)
-    stamps = {s: os.stat(tmp_path / "results" / s / "results.json").st_mtime_ns for s in done}
+    stamps = {s: os.stat(tmp_path / "results" / "mlp" / s / "results.json").st_mtime_ns for s in done}
     assert subprocess.run(command + ["--timeout", "1"], cwd=ROOT, capture_output=True).returncode == 0
-    assert all(os.stat(tmp_path / "results" / s / "results.json").st_mtime_ns == stamps[s] for s in done)
+    assert all(os.stat(tmp_path / "results" / "mlp" / s / "results.json").st_mtime_ns == stamps[s] for s in done)
     rows = read_csv(tmp_path / "grades.csv")
     assert {s: (r["score"], r["status"]) for s, r in rows.items()} == {
         **{s: ("100", "graded") for s in done}, "zz_loop": (deserved("endless_loop"), "timeout")}
@@ -293,20 +307,26 @@ def test_shard_runs_merge_to_the_full_run(tmp_path, capsys):
         outs.append(str(tmp_path / f"grades-{i}.csv"))
     per_shard = [set(read_csv(p)) for p in outs]
     assert sum(len(s) for s in per_shard) == len(students) and set().union(*per_shard) == set(students)
-    assert cli(["merge-csv", *outs, "--out", str(tmp_path / "merged.csv")]) == 0
-    assert grade_all(tmp_path, directory, out="full.csv") == 0
-    with open(tmp_path / "merged.csv") as a, open(tmp_path / "full.csv") as b:
-        assert a.read() == b.read()
+    assert batch.merge_main(outs, str(tmp_path / "merged.csv"), totals=str(tmp_path / "merged-totals.csv")) == 0
+    assert "merged 3 file(s): 11 submission(s) of 11 student(s)" in capsys.readouterr().out
+    assert run_main(tmp_path, directory, out="full.csv", totals="full-totals.csv") == 0
+    for merged, full in (("merged.csv", "full.csv"), ("merged-totals.csv", "full-totals.csv")):
+        with open(tmp_path / merged) as a, open(tmp_path / full) as b:
+            assert a.read() == b.read()
     # a student in two shards with different grades is refused
     rows = list(read_csv(outs[0]).values())
     rows[0] = dict(rows[0], score="99")
     batch.write_csv_atomically(rows, str(tmp_path / "conflict.csv"))
-    with pytest.raises(ValueError, match="two shards"):
+    with pytest.raises(ValueError, match="appears in two shards"):
         batch.merge_csvs([outs[0], str(tmp_path / "conflict.csv")], str(tmp_path / "x.csv"))
-    # a CSV of a grader without the isolation column is refused
-    with open(tmp_path / "old.csv", "w") as f:
+    # a CSV of a grader without the isolation column, and one without the assignment column, are refused
+    with open(tmp_path / "older.csv", "w") as f:
         f.write("student,score,max_score,status,reason,nbgrader_score\nzed,1,100,graded,,\n")
     with pytest.raises(ValueError, match="isolation"):
+        batch.merge_csvs([outs[0], str(tmp_path / "older.csv")], str(tmp_path / "x.csv"))
+    with open(tmp_path / "old.csv", "w") as f:
+        f.write("student,score,max_score,status,reason,nbgrader_score,isolation\nzed,1,100,graded,,,x\n")
+    with pytest.raises(ValueError, match="earlier grade-all"):
         batch.merge_csvs([outs[0], str(tmp_path / "old.csv")], str(tmp_path / "x.csv"))
 
 
@@ -331,13 +351,14 @@ def make_gradebook(path, scores):
 def test_scores_that_differ_from_the_gradebook_are_listed(tmp_path, capsys):
     directory = make_class(tmp_path / "class", {"ann": "perfect", "ben": "no_relu_mask", "cat": "blank"})
     make_gradebook(str(tmp_path / "gradebook.db"), {"ann": 100, "ben": 100, "cat": 0})  # ben: 100 in nbgrader
-    assert batch.gradebook_scores(str(tmp_path / "gradebook.db")) == {"ann": 100.0, "ben": 100.0, "cat": 0.0}
+    assert batch.gradebook_scores(str(tmp_path / "gradebook.db")) == {
+        ("ann", "mlp"): 100.0, ("ben", "mlp"): 100.0, ("cat", "mlp"): 0.0}
     capsys.readouterr()
     assert grade_all(tmp_path, directory) == 0           # ./gradebook.db is found by default
     out = capsys.readouterr().out
-    assert "3 of 3 student(s) compared, 1 student(s) whose scores differ" in out
-    assert f"ben: grade-all {deserved('no_relu_mask')}, nbgrader 100" in out
-    assert "ann:" not in out.split("scores differ")[1]
+    assert "3 of 3 submission(s) compared (auto-graded points), 1 whose scores differ" in out
+    assert f"ben/mlp: grade-all {deserved('no_relu_mask')}, nbgrader 100" in out
+    assert "ann/mlp:" not in out.split("scores differ")[1]
     rows = read_csv(tmp_path / "grades.csv")
     assert {s: r["nbgrader_score"] for s, r in rows.items()} == {"ann": "100", "ben": "100", "cat": "0"}
 
@@ -354,18 +375,19 @@ def test_the_class_workflow_fans_out_over_every_shard_and_merges():
     assert "merge-csv" in merge and workflow["jobs"]["merge"]["needs"] == "grade"
 
 
-def test_the_summary_says_how_many_students_were_compared_with_the_gradebook(tmp_path):
-    records = {"ann": {"score": 100, "status": "graded"}, "ben": {"score": 50, "status": "graded"}}
+def test_the_summary_says_how_many_units_were_compared_with_the_gradebook(tmp_path):
+    records = {("ann", "mlp"): {"score": 100, "status": "graded"}, ("ben", "mlp"): {"score": 50, "status": "graded"},
+               ("ben", "multiclass"): {"score": 80, "status": "graded"}}
     assert batch.comparison_lines(records, None, None, None) == [
         "nbgrader gradebook: none (no --gradebook, no ./gradebook.db): no score compared"]
-    none = batch.comparison_lines(records, "gradebook.db", {"zed": 10.0}, [])
-    assert none == ["nbgrader gradebook gradebook.db: none of these 2 student(s) is in it (for assignment mlp): "
-                    "no score compared"]
-    gradebook = {"ben": 60.0}
+    none = batch.comparison_lines(records, "gradebook.db", {("zed", "mlp"): 10.0}, [])
+    assert none == ["nbgrader gradebook gradebook.db: none of these 3 submission(s) is in it (assignments mlp, "
+                    "multiclass): no score compared"]
+    gradebook = {("ben", "mlp"): 60.0, ("ben", "multiclass"): 80.0, ("ann", "multiclass"): 10.0}
     some = batch.comparison_lines(records, "gradebook.db", gradebook, batch.score_mismatches(records, gradebook))
-    assert some[0] == "nbgrader gradebook gradebook.db: 1 of 2 student(s) compared, 1 student(s) whose scores differ " \
-                      "(a tampering signal)"
-    assert some[1:] == ["  ben: grade-all 50, nbgrader 60"]
+    assert some[0] == "nbgrader gradebook gradebook.db: 2 of 3 submission(s) compared (auto-graded points), " \
+                      "1 whose scores differ (a tampering signal)"
+    assert some[1:] == ["  ben/mlp: grade-all 50, nbgrader 60"]
 
 
 class FakeClock:
@@ -437,3 +459,115 @@ def test_no_command_overwrites_another_commands_csv(tmp_path, capsys):
         assert cli(["merge-csv", "sandbox-grades.csv", "--out", "grades.csv"]) == 0, "its own file: replaced"
     finally:
         os.chdir(cwd)
+
+
+# --- units, totals and headers (no grading) --------------------------------------------------------
+
+def test_units_are_student_and_assignment_and_a_missing_assignment_has_none(tmp_path):
+    """DIR/<student>/<assignment>/: one unit per entry; no entry, no unit; a symlinked student folder is
+    invalid for every assignment graded (what it holds is never looked at); other folders are ignored."""
+    directory = tmp_path / "class"
+    make_class(directory, {"ann": "perfect", "ben": "blank"})
+    for student in ("ann", "cat"):
+        os.makedirs(directory / student / "multiclass")
+        (directory / student / "multiclass" / "answers.ipynb").write_text("{}")     # the only notebook there
+    os.makedirs(directory / "dan" / "homework")                                      # not an assignment
+    os.symlink(directory / "ann", directory / "eve")
+    units = batch.find_units(str(directory))
+    assert [(u.student, u.assignment) for u in units] == [
+        ("ann", "mlp"), ("ann", "multiclass"), ("ben", "mlp"), ("cat", "multiclass"),
+        ("eve", "mlp"), ("eve", "multiclass")]
+    by_key = {u.key: u for u in units}
+    assert by_key["cat", "multiclass"].notebook.endswith(os.path.join("cat", "multiclass", "answers.ipynb"))
+    assert by_key["eve", "mlp"].notebook is None and "symlink" in by_key["eve", "multiclass"].problem
+    assert by_key["ann", "mlp"].label == "ann/mlp"
+    assert [u.key for u in batch.find_units(str(directory), ["multiclass"])] == [
+        ("ann", "multiclass"), ("cat", "multiclass"), ("eve", "multiclass")]
+    with pytest.raises(ValueError, match="no assignment 'nope' in this course"):
+        batch.find_units(str(directory), ["nope"])
+    assert batch.in_shard(units, None) == units
+    for n in (2, 3):
+        shards = [batch.in_shard(units, f"{i}/{n}") for i in range(1, n + 1)]
+        assert sorted((u for s in shards for u in s), key=lambda u: u.key) == units
+        for shard in shards:                            # a student's units are never split over shards
+            assert not {u.student for u in shard} & {u.student for s in shards if s is not shard for u in s}
+
+
+def test_an_unknown_assignment_or_a_bad_shard_stops_grade_all_before_grading(tmp_path, capsys):
+    directory = make_class(tmp_path / "class", {"ann": "perfect"})
+    with pytest.raises(ValueError, match="it has: mlp, multiclass"):
+        run_main(tmp_path, directory, assignment=["mlp", "nope"])
+    assert cli(["grade-all", directory, "--shard", "4/3", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "1 <= i <= N" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="same file"):
+        run_main(tmp_path, directory, out="both.csv", totals="both.csv")
+    assert run_main(tmp_path, directory, assignment="multiclass") == 2       # nobody submitted multiclass
+    assert "no submissions found under" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+def test_totals_count_a_missing_assignment_and_a_unit_without_score_as_zero():
+    rows = [{"student": "ann", "assignment": "mlp", "score": "100", "max_score": "100"},
+            {"student": "ann", "assignment": "multiclass", "score": "72", "max_score": "80"},
+            {"student": "ben", "assignment": "multiclass", "score": "", "max_score": "80"},      # error
+            {"student": "cat", "assignment": "mlp", "score": "12.5", "max_score": "100"}]
+    maxima = batch.maxima_of_rows(rows)
+    assert maxima == {"mlp": "100", "multiclass": "80"}
+    assert batch.totals_fields(maxima) == ("student", "mlp", "multiclass", "total", "max_total", "missing")
+    assert batch.totals_rows(rows, maxima) == [
+        {"student": "ann", "mlp": "100", "multiclass": "72", "total": "172", "max_total": "180", "missing": ""},
+        {"student": "ben", "mlp": "", "multiclass": "", "total": "0", "max_total": "180", "missing": "mlp"},
+        {"student": "cat", "mlp": "12.5", "multiclass": "", "total": "12.5", "max_total": "180",
+         "missing": "multiclass"}]
+
+
+def test_grade_alls_own_headers_old_and_new_are_recognised_and_no_other(tmp_path):
+    cases = {"new.csv": ",".join(batch.CSV_FIELDS),
+             "one_assignment.csv": "student,score,max_score,status,reason,nbgrader_score,isolation",
+             "totals.csv": "student,mlp,multiclass,total,max_total,missing",
+             "export.csv": NBGRADER_EXPORT.splitlines()[0],
+             "other.csv": "student,total"}
+    for name, header in cases.items():
+        (tmp_path / name).write_text(header + "\n")
+    assert {name: batch.foreign_file(str(tmp_path / name)) == "" for name in cases} == {
+        "new.csv": True, "one_assignment.csv": True, "totals.csv": True, "export.csv": False, "other.csv": False}
+    with pytest.raises(ValueError, match="Choose another --totals"):
+        batch.refuse_to_overwrite(str(tmp_path / "export.csv"), False, "--totals")
+    batch.refuse_to_overwrite(str(tmp_path / "export.csv"), True, "--totals")
+
+
+def test_merge_is_keyed_by_student_and_assignment(tmp_path):
+    def row(student, assignment, score):
+        return {"student": student, "assignment": assignment, "score": score, "max_score": "100",
+                "status": "graded", "reason": "", "nbgrader_score": "", "isolation": "bwrap"}
+    batch.write_csv_atomically([row("ann", "mlp", "100"), row("ann", "multiclass", "80")], str(tmp_path / "a.csv"))
+    batch.write_csv_atomically([row("ann", "mlp", "100"), row("ben", "multiclass", "8")], str(tmp_path / "b.csv"))
+    rows = batch.merge_csvs([str(tmp_path / "a.csv"), str(tmp_path / "b.csv")], str(tmp_path / "m.csv"),
+                            str(tmp_path / "t.csv"))
+    assert [(r["student"], r["assignment"]) for r in rows] == [("ann", "mlp"), ("ann", "multiclass"),
+                                                              ("ben", "multiclass")]
+    with open(tmp_path / "t.csv", newline="") as f:
+        totals = {r["student"]: (r["total"], r["missing"]) for r in csv.DictReader(f)}
+    assert totals == {"ann": ("180", ""), "ben": ("8", "mlp")}
+    batch.write_csv_atomically([row("ann", "multiclass", "79")], str(tmp_path / "c.csv"))
+    with pytest.raises(ValueError, match="student ann, assignment multiclass appears in two shards"):
+        batch.merge_csvs([str(tmp_path / "a.csv"), str(tmp_path / "c.csv")], str(tmp_path / "x.csv"))
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_editing_one_assignment_changes_only_its_fingerprint(tmp_path, monkeypatch):
+    """Resume compares grader_sha256(assignment): a change to multiclass's files regrades multiclass only;
+    a change to the shared grader regrades both."""
+    for top in ("autograder", "src", "release"):
+        shutil.copytree(os.path.join(ROOT, top), tmp_path / top, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(batch, "ROOT", str(tmp_path))
+    before = {name: batch.grader_sha256(name) for name in ("mlp", "multiclass", None)}
+    assert len(set(before.values())) == 3
+    with open(tmp_path / "autograder" / "assignments" / "multiclass" / "hints.py", "a") as f:
+        f.write("\n# edited\n")
+    after = {name: batch.grader_sha256(name) for name in ("mlp", "multiclass", None)}
+    assert after["mlp"] == before["mlp"] and after["multiclass"] != before["multiclass"]
+    assert after[None] != before[None]
+    with open(tmp_path / "autograder" / "batch.py", "a") as f:
+        f.write("\n# edited\n")
+    assert all(batch.grader_sha256(name) != after[name] for name in after)

@@ -294,8 +294,8 @@ def hostile_class(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        code = cli(["grade-all", str(directory), "--jobs", "2", "--out", "grades.csv",
-                    "--results-dir", str(results), "--timeout", "10"])
+        code = cli(["grade-all", str(directory), "--assignment", "mlp", "--jobs", "2", "--out", "grades.csv",
+                    "--totals", "totals.csv", "--results-dir", str(results), "--timeout", "10"])
     finally:
         os.chdir(cwd)
     with open(root / "grades.csv", "rb") as f:
@@ -304,7 +304,7 @@ def hostile_class(tmp_path_factory):
 
 
 def record(hostile_class, student):
-    return load_results(os.path.join(hostile_class["results"], student, "results.json"))
+    return load_results(os.path.join(hostile_class["results"], "mlp", student, "results.json"))
 
 
 def test_grade_all_runs_to_the_end_with_no_grader_error(hostile_class):
@@ -343,13 +343,14 @@ def test_grade_all_names_and_honest_neighbours(hostile_class):
 
 
 def test_grade_all_writes_only_inside_the_results_dir(hostile_class):
-    results = hostile_class["results"]
+    results = os.path.join(hostile_class["results"], "mlp")
+    assert os.listdir(hostile_class["results"]) == ["mlp"]
     assert sorted(os.listdir(results)) == sorted(hostile_class["rows"])
     for folder, dirs, files in os.walk(hostile_class["root"]):
         for name in files:
             path = os.path.join(folder, name)
             if name == "results.json":
-                assert os.path.dirname(os.path.dirname(path)) == str(results)
+                assert os.path.dirname(os.path.dirname(path)) == results
             assert ".tmp" not in name
     assert sorted(os.listdir(hostile_class["outside"] / "someone" / "mlp")) == ["mlp.ipynb"]
 
