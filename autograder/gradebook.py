@@ -15,6 +15,10 @@ verdict there would erase or impersonate instructors' overrides, and a later ``n
 would flag every cell "needs manual grade". So an instructor's override still wins (it is a human
 decision, not the student's process), and the sync reports every override it leaves standing.
 
+Cells graded by hand (a markdown answer cell marked grade + solution, or a task cell) are not
+auto-graded: the sync skips them, so a score an instructor gives them in Formgrader is never touched,
+and ``nbgrader export`` adds it to the automatic points. Only a *code* grade cell must call run_check.
+
 Nothing here names an assignment: the assignment id, notebook name and student are parameters, and
 which check a grade cell stands for is read from the cell's source as nbgrader stored it
 (``run_check("<check>", globals())`` in its hidden block).
@@ -54,13 +58,22 @@ class SyncError(Exception):
 def cells_to_checks(gb, assignment, notebook, checks=None):
     """{grade cell name: check name} for the notebook's auto-graded cells, from their stored source.
 
-    Every grade cell must call run_check on exactly one known check with the check's points, and every
-    check must have exactly one cell; otherwise SyncError (a cell left out would keep the kernel's score).
+    Every code grade cell must call run_check on exactly one known check with the check's points, and
+    every check must have exactly one cell; otherwise SyncError (a cell left out would keep the kernel's
+    score). Hand-graded cells (manual_cells) are not in the mapping.
     """
+    from nbgrader.api import MissingEntry
     checks = assignments.get(assignment).checks if checks is None else checks
-    nb = gb.find_notebook(notebook, assignment)
+    try:
+        nb = gb.find_notebook(notebook, assignment)
+    except MissingEntry:
+        raise SyncError(f"{assignment}/{notebook} is not in the gradebook: run `nbgrader generate_assignment "
+                        f"{assignment}` first") from None
     mapping, problems = {}, []
     for cell in nb.grade_cells:
+        if cell.cell_type == "markdown":
+            continue                # a written answer, graded by hand in Formgrader
+
         try:
             source = gb.find_source_cell(cell.name, notebook, assignment).source
         except Exception:  # noqa: BLE001 - MissingEntry: a grade cell nbgrader stored no source for
@@ -79,8 +92,6 @@ def cells_to_checks(gb, assignment, notebook, checks=None):
         problems.append(f"checks graded by more than one cell: {twice}")
     if missing:
         problems.append(f"checks with no grade cell: {missing}")
-    if nb.task_cells:
-        problems.append(f"task cells (manually graded) are not supported: {[c.name for c in nb.task_cells]}")
     if problems:
         raise SyncError(f"{assignment}/{notebook}: " + "; ".join(problems))
     return mapping
@@ -116,6 +127,20 @@ class SyncReport:
     overrides: dict = field(default_factory=dict)   # {grade cell: manual_score}: a human override that wins
     restored: dict = field(default_factory=dict)    # {grade cell: ((manual, extra) found, (manual, extra) put back)}
     checks: dict = field(default_factory=dict)      # {grade cell: the check it records}
+    manual: dict = field(default_factory=dict)      # {hand-graded cell: its score, None while nobody graded it}
+    manual_max: float = 0                           # the points of the hand-graded cells
+
+    @property
+    def auto_score(self):
+        """The automatic points recorded now (None when a cell has no verdict)."""
+        if any(v is None for v in self.after.values()):
+            return None
+        return sum(self.after.values())
+
+    @property
+    def manual_pending(self):
+        """Hand-graded cells nobody has scored yet (Formgrader lists them as needing a manual grade)."""
+        return sorted(cell for cell, value in self.manual.items() if value is None)
 
     @property
     def previous_score(self):
@@ -184,11 +209,15 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
         created = True
     nb = gb.find_submission_notebook(notebook, assignment, student)
     try:
-        before, after, kept, restored = {}, {}, {}, {}
+        before, after, kept, restored, manual, manual_max = {}, {}, {}, {}, {}, 0.0
         for grade in nb.grades:
             name = grade.name
             if name not in mapping:
-                continue            # cells_to_checks refused task cells; any other Grade row is not auto-graded
+                # hand-graded: read, never written. Its score as nbgrader counts it: the instructor's, else
+                # nbgrader's own 0 for an answer left as released, else None (Formgrader: needs grading)
+                manual[name] = grade.manual_score if grade.manual_score is not None else grade.auto_score
+                manual_max += grade.max_score or 0
+                continue
             before[name] = grade.auto_score
             verdict = None if points is None else points[mapping[name]]
             grade.auto_score = None if verdict is None else float(verdict)
@@ -212,5 +241,5 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
     gb.db.refresh(nb)
     unscored = any(v is None for v in after.values())
     return SyncReport(student, None if unscored else nb.score, nb.max_score, before, after, created,
-                      kept, restored, mapping)
+                      kept, restored, mapping, manual, manual_max)
 

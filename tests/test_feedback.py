@@ -232,7 +232,8 @@ def test_a_failed_check_reads_as_its_verdict_without_a_traceback(graded):
     visible test's assert stopped the cell first), wrapped, and no Python traceback; the kernel still
     scored the failed cells 0 (its total, the table's kernel column, equals the recorded score)."""
     course, _, stdout = graded
-    row = re.search(r"^no_relu_mask\s+(\S+)\s+100\s+(\S+)", stdout, re.M)
+    # student assignment score max auto manual kernel: the recorded score and the kernel's
+    row = re.search(r"^no_relu_mask\s+mlp\s+(\S+)\s+100\s+\S+\s+-\s+(\S+)", stdout, re.M)
     assert row and row.group(1) == row.group(2) and float(row.group(1)) < 100, stdout
     nb = autograded(course, "no_relu_mask")
     nbformat.validate(nb)                  # the verdicts written into it keep it a valid notebook
@@ -256,17 +257,17 @@ def test_nbgrader_run_grades_exactly_the_students_given_with_progress(graded):
     line each), the table lists them, and the third gets no autograded notebook and no feedback."""
     course, _, stdout = graded
     assert "autograde: 2 submission(s)" in stdout
-    assert "the 1 other student(s) in submitted/ are left as they are" in stdout
-    progress = re.findall(r"^  \[(\d)/2\] (\w+): autograded \([\d.]+ s\)$", stdout, re.M)
+    assert "the 1 other submission(s) in submitted/ are left as they are" in stdout
+    progress = re.findall(r"^  \[(\d)/2\] (\w+) \(mlp\): autograded \([\d.]+ s\)$", stdout, re.M)
     assert sorted(progress) == [("1", "no_relu_mask"), ("2", "perfect")] or \
         sorted(p[1] for p in progress) == ["no_relu_mask", "perfect"], stdout
-    table = [line.split()[0] for line in stdout.splitlines() if re.match(r"^\w+\s+\d+\s+100\s", line)]
+    table = [line.split()[0] for line in stdout.splitlines() if re.match(r"^\w+\s+mlp\s+\d+\s+100\s", line)]
     assert table == ["no_relu_mask", "perfect"]
     for folder in ("autograded", "feedback"):
         assert not os.path.exists(os.path.join(course, folder, "earlier_student")), folder
     for student in table:
         assert os.path.exists(os.path.join(course, "feedback", student, "mlp", "mlp.html"))
-    assert "sandbox: grading 2 submitted notebooks" in stdout
+    assert "sandbox: grading 2 submitted mlp notebook(s)" in stdout
     sandboxed = re.findall(r"^  sandbox \[(\d)/2\] (\w+): (\d+) \([\d.]+ s\)$", stdout, re.M)
     assert sorted(name for _, name, _ in sandboxed) == ["no_relu_mask", "perfect"], stdout
     assert dict((name, score) for _, name, score in sandboxed)["perfect"] == "100"

@@ -46,10 +46,10 @@ def run(course, *args):
 def parse_table(stdout):
     table = {}
     for line in stdout.splitlines():
-        parts = line.split(None, 5)
-        if len(parts) >= 5 and parts[0] in EXPECTED:
-            table[parts[0]] = {"score": parts[1], "max": parts[2], "kernel": parts[3], "pytest": parts[4],
-                               "reason": parts[5] if len(parts) > 5 else ""}
+        parts = line.split(None, 8)        # student assignment score max auto manual kernel pytest reason
+        if len(parts) >= 8 and parts[0] in EXPECTED and parts[1] == "mlp":
+            table[parts[0]] = {"score": parts[2], "max": parts[3], "auto": parts[4], "manual": parts[5],
+                               "kernel": parts[6], "pytest": parts[7], "reason": parts[8] if len(parts) > 8 else ""}
     return table
 
 
@@ -152,7 +152,7 @@ def test_sync_gradebook_reapplies_the_sandbox_after_autograde_by_hand(course):
     kernel = gradebook_scores(course_dir)["patched_run_check"]
     proc = run(course_dir, "sync-gradebook", "mlp")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert re.search(rf"^patched_run_check\s+94\s+100\s+{kernel:g}\s+in-kernel verdict overruled", proc.stdout,
+    assert re.search(rf"^patched_run_check\s+mlp\s+94\s+100\s+-\s+{kernel:g}\s+in-kernel verdict overruled", proc.stdout,
                      re.M)
     assert gradebook_scores(course_dir) == EXPECTED, "every student: the sandbox's score, again"
     assert nbgrader(course_dir, "export", "--to", "grades.csv").returncode == 0
@@ -235,7 +235,7 @@ def test_a_human_override_wins_and_one_written_during_autograde_is_put_back(rele
 def test_sync_gradebook_refuses_what_it_cannot_do(released, tmp_path):
     course, db = released
     proc = run(course, "sync-gradebook", "another_assignment")
-    assert proc.returncode == 2 and "assignment 'mlp'" in proc.stderr
+    assert proc.returncode == 2 and "no assignment 'another_assignment'" in proc.stderr and "mlp" in proc.stderr
     proc = run(course, "sync-gradebook", "mlp", "--student", "nobody")
     assert proc.returncode == 2 and "nobody" in proc.stderr
     bare = make_course(str(tmp_path / "bare"))
@@ -261,3 +261,53 @@ def test_a_kernel_that_rewrites_the_grader_stops_the_run(tmp_path):
     assert proc.returncode == 1 and "changed while nbgrader autograde" in proc.stderr
     assert "# tampered" in open(os.path.join(course, "autograder", "judges.py"), encoding="utf-8").read()
     assert not os.path.exists(os.path.join(course, "grades.csv"))
+
+
+# --- hand-graded cells (multiclass's written answers): left to Formgrader, added by nbgrader export ---------
+
+@pytest.fixture(scope="module")
+def released_multiclass(tmp_path_factory):
+    """A course copy after `nbgrader generate_assignment multiclass` only (no kernel runs)."""
+    course = make_course(str(tmp_path_factory.mktemp("released_mc") / "course"))
+    proc = nbgrader(course, "generate_assignment", "multiclass", "--force")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return course, os.path.join(course, "gradebook.db")
+
+
+def test_answer_cells_are_not_auto_graded_but_a_code_cell_without_a_check_is_refused(released_multiclass):
+    from autograder.assignments import get
+    _, db = released_multiclass
+    checks = get("multiclass").checks
+    with open_gradebook(db, COURSE_ID) as gb:
+        assert cells_to_checks(gb, "multiclass", "multiclass") == {f"test_{name}": name for name in checks}
+        answers = {c.name for c in gb.find_notebook("multiclass", "multiclass").grade_cells if c.cell_type == "markdown"}
+        assert len(answers) == 5
+        gb.find_source_cell("test_mc_l2", "multiclass", "multiclass").source = "assert True  # no run_check"
+        with pytest.raises(SyncError, match="test_mc_l2"):
+            cells_to_checks(gb, "multiclass", "multiclass")
+        gb.db.rollback()
+
+
+def test_a_manual_score_joins_the_export_and_survives_the_sync(released_multiclass):
+    """As Formgrader: an instructor scores a written answer; nbgrader export's total is the sandbox's
+    automatic points plus it, and syncing the sandbox's verdict again leaves it as it is."""
+    from autograder.assignments import get
+    course, db = released_multiclass
+    checks = get("multiclass").checks
+    verdict = {name: (0 if name == "mc_l2" else check.points) for name, check in checks.items()}
+    report = sync_scores(db, "multiclass", "multiclass", "mc_student", verdict, course_id=COURSE_ID)
+    assert report.auto_score == 72 and report.manual_max == 20 and len(report.manual_pending) == 5
+    with open_gradebook(db, COURSE_ID) as gb:
+        grade = gb.find_grade("answer_hidden_sizes", "multiclass", "multiclass", "mc_student")
+        assert grade.needs_manual_grade and grade.auto_score is None, "Formgrader lists it for grading"
+        grade.manual_score = 3                       # what Formgrader's grading view writes
+        grade.needs_manual_grade = False
+        gb.db.commit()
+    again = sync_scores(db, "multiclass", "multiclass", "mc_student", verdict, course_id=COURSE_ID)
+    assert again.manual["answer_hidden_sizes"] == 3 and again.score == 72 + 3
+    assert len(again.manual_pending) == 4 and not again.restored and not again.overrides
+    assert nbgrader(course, "export", "--to", "grades.csv").returncode == 0
+    with open(os.path.join(course, "grades.csv"), newline="") as f:
+        [row] = [r for r in csv.DictReader(f) if r["student_id"] == "mc_student"]
+    assert row["assignment"] == "multiclass" and float(row["raw_score"]) == 72 + 3
+    assert float(row["max_score"]) == 100

@@ -62,8 +62,8 @@ def recorded_scores(stdout):
     scores = {}
     for line in stdout.splitlines():
         parts = line.split()
-        if len(parts) >= 3 and parts[0] in STUDENTS and parts[1].replace(".", "", 1).isdigit():
-            scores[parts[0]] = float(parts[1])
+        if len(parts) >= 4 and parts[0] in STUDENTS and parts[1] == "mlp" and parts[2].replace(".", "", 1).isdigit():
+            scores[parts[0]] = float(parts[2])        # columns: student, assignment, score, ...
     assert set(scores) == set(STUDENTS), f"the main job's table lacks {set(STUDENTS) - set(scores)}:\n{stdout}"
     return scores
 
