@@ -130,10 +130,11 @@ def graded(tmp_path_factory):
     from tests.adversarial.corpus import write_corpus
     root = tmp_path_factory.mktemp("adversarial")
     results_dir = str(root / "results")
-    write_corpus(str(root / "class"), results_dir, str(root / "outside"))
+    # the fake_results attack aims at where grade-all writes this assignment's results
+    write_corpus(str(root / "class"), os.path.join(results_dir, "mlp"), str(root / "outside"))
     before = {"class": snapshot_tree(root / "class"), "outside": snapshot_tree(root / "outside"),
               "repository": snapshot_repository(), "tmp": set(os.listdir("/tmp")), "processes": set(_processes())}
-    students = batch.find_students(str(root / "class"))
+    students = batch.find_units(str(root / "class"), ["mlp"])
     started = time.monotonic()
     records, skipped = batch.grade_class(students, results_dir, jobs=2, limits=LIMITS)
     seconds = time.monotonic() - started
@@ -145,8 +146,9 @@ def graded(tmp_path_factory):
     with open(root / "grades.csv", newline="") as f:
         table = {row["student"]: row for row in csv.DictReader(f)}
     print(f"graded {len(records)} submissions in {seconds:.1f} s")
+    records = {student: record for (student, _), record in records.items()}     # one assignment: mlp
     return {"records": records, "table": table, "root": root, "orphans": orphans, "before": before,
-            "after": after, "results": snapshot_tree(results_dir), "students": students}
+            "after": after, "results": snapshot_tree(os.path.join(results_dir, "mlp")), "students": students}
 
 
 def _expected(case, record):
@@ -196,7 +198,7 @@ def test_no_process_a_case_started_survives_grading(graded):
 
 
 def test_no_case_could_write_its_results_file(graded):
-    path = os.path.join(graded["root"], "results", "fake_results", "results.json")
+    path = os.path.join(graded["root"], "results", "mlp", "fake_results", "results.json")
     with open(path) as f:
         record = json.load(f)
     assert record["score"] == 94 and record["student"] == "fake_results"
@@ -215,7 +217,7 @@ def test_the_pytest_path_ignores_test_cells_entirely(graded):
 
 
 def test_every_case_was_graded_under_its_own_name(graded):
-    assert sorted(s.id for s in graded["students"]) == sorted(c.name for c in CASES)
+    assert sorted(s.student for s in graded["students"]) == sorted(c.name for c in CASES)
 
 
 def test_nothing_outside_each_students_results_changed(graded):

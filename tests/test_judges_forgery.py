@@ -340,7 +340,7 @@ def test_a_train_record_edited_after_the_run_fails(real):
     data = copy.deepcopy(real["train_loop"])
     batches = data["with_val"]["batches"]
     batches[0][0], batches[1][0] = batches[1][0], batches[0][0]
-    assert "not those that correct SGD steps on the mini-batches backward received give" in \
+    assert "not those that the given optimizer's steps on the mini-batches backward received give" in \
         assert_fails("train_loop", data)
 
 

@@ -477,6 +477,55 @@ LAYOUT = [
 ]
 
 
+# The grader's own modules the sandbox sees (autograder.assignments.mlp.oracles / probes): a notebook that
+# takes ReLU, the sigmoid, forward, the SGD step and train's updates from them. When a helper is not there
+# (it implements no graded function any more), the method raises: those checks fail, and earn nothing.
+LEAK = """def _leak(name):
+    import importlib
+    for _m in ('oracles', 'probes'):
+        _mod = importlib.import_module('autograder.assignments.mlp.' + _m)
+        if hasattr(_mod, name):
+            return getattr(_mod, name)
+    raise ImportError('the sandbox has no ' + name)
+"""
+ORACLE_LEAK = Case(
+    "oracle_leak", "ReLU, Sigmoid, forward, the SGD step and train's parameter updates taken from the sandbox's own "
+    "grader modules (oracles.CorrectReLU / CorrectSigmoid / CountingSGD / sgd_replay, probes.correct_forward); "
+    "backward, gradient checking and evaluate honest",
+    {"activations": LEAK},
+    wrong_relu=False,
+    edits={"activations": [("        return np.maximum(0.0, np.asarray(z, dtype=float))",
+                            "        return _leak('CorrectReLU')().forward(z)"),
+                           ("        return (np.asarray(z, dtype=float) > 0).astype(float)",
+                            "        return _leak('CorrectReLU')().derivative(z)"),
+                           ("        z = np.asarray(z, dtype=float)\n        e = np.exp(-np.abs(z))  # in (0, 1]: never overflows\n"
+                            "        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))",
+                            "        return _leak('CorrectSigmoid')().forward(z)"),
+                           ("        s = self.forward(z)\n        return s * (1.0 - s)",
+                            "        return _leak('CorrectSigmoid')().derivative(z)")],
+           "model": [("        self.a1_cache = x @ self.W1.T + self.b1\n"
+                      "        self.h1_cache = self.activation.forward(self.a1_cache)\n"
+                      "        f = self.h1_cache @ self.W2[0] + self.b2[0]\n",
+                      "        self.a1_cache, self.h1_cache, f = _leak('correct_forward')(self.get_parameters(), x,\n"
+                      "                                                                  self.activation.name)\n")],
+           "sgd": [("        params = model.get_parameters()\n        model.set_parameters({name: p - self.learning_rate "
+                    "* grads['dL_d' + name] for name, p in params.items()})",
+                    "        _leak('CountingSGD')(self.learning_rate).step(model, grads)")],
+           "train": [("            batch = order[start:start + batch_size]\n"
+                      "            f = model.forward(X[batch])\n"
+                      "            optimizer.step(model, model.backward(X[batch], y[batch], f))\n",
+                      "            batch = order[start:start + batch_size]\n"
+                      "            model.backward(X[batch], y[batch], model.forward(X[batch]))   # what the grader records\n"
+                      "            before = model.get_parameters()\n"
+                      "            after = _leak('sgd_replay')(before, X, y, [batch], optimizer.learning_rate)[-1]\n"
+                      "            optimizer.step(model, {'dL_d' + k: 0.0 * v for k, v in before.items()})   # counted, no move\n"
+                      "            model.set_parameters(after)\n")]},
+    fails=frozenset({"relu", "sigmoid", "forward_appendix_a", "forward_random", "sgd_step", "train_loop",
+                     "xor_training"}))
+# fixed: oracles.py/probes.py implement no graded function any more (the activation stand-in is a table of
+# values computed by the judges, train's stand-in optimiser steps by tanh of the gradient, replayed by the judge)
+
+
 CASES = [
     Case("honest_perfect", "the instructor's solution (an honest neighbour)", wrong_relu=False, fails=frozenset()),
     Case("honest_wrong_relu", "the honest ReLU mistake alone (an honest neighbour)"),
@@ -546,7 +595,7 @@ CASES = [
     Case("invalid_json", "a truncated file: not JSON", raw=b'{"cells": [', wrong_relu=False, fails=None,
          status="invalid", reason="invalid JSON"),
     Case("empty_file", "an empty file", raw=b"", wrong_relu=False, fails=None, status="invalid", reason="empty"),
-] + ATTACKS + LAYOUT
+] + [ORACLE_LEAK] + ATTACKS + LAYOUT
 BY_CASE = {c.name: c for c in CASES}
 
 

@@ -84,11 +84,13 @@ def _act(name):
     return ReLU() if name == "relu" else Sigmoid()
 
 
-def forward_with(params, x, activation_name, mistake=None):
-    """(a1, h1, f) of the MLP's forward pass with one known mistake; None if the shapes do not allow it."""
+def forward_with(params, x, activation_name, mistake=None, act=None):
+    """(a1, h1, f) of the MLP's forward pass with one known mistake; None if the shapes do not allow it.
+    `act`: the activation object to use (default: the reference's; judges pass one that records
+    where φ is evaluated, to build the probe's table of activation values)."""
     W1, b1, W2, b2 = _params(params)
     x = np.asarray(x, dtype=float)
-    act = _act(activation_name)
+    act = act or _act(activation_name)
     if mistake == "W1_transposed":
         if W1.shape[0] != W1.shape[1]:
             return None
@@ -137,11 +139,12 @@ DERIVATIVE_OF = {"relu": "for ReLU, φ'(a1) is the mask a1 > 0",
                  "sigmoid": "for the sigmoid, φ'(a1) = σ(a1)(1 − σ(a1))"}
 
 
-def backward_with(params, x, y, activation_name, mistake=None):
-    """The four gradients of mean ½(f − y)² from a correct forward pass, with one known mistake."""
+def backward_with(params, x, y, activation_name, mistake=None, act=None):
+    """The four gradients of mean ½(f − y)² from a correct forward pass, with one known mistake.
+    `act`: as for forward_with."""
     W1, b1, W2, b2 = _params(params)
     x = np.asarray(x, dtype=float)
-    act = _act(activation_name)
+    act = act or _act(activation_name)
     X = x.reshape(-1, W1.shape[1])
     n = len(X)
     A1 = X @ W1.T + b1
@@ -259,8 +262,8 @@ PER_BATCH_HISTORY = ("one value per optimizer step: the history holds one loss p
 BEFORE_EPOCH = ("these are the losses before each epoch's steps: record the loss after the epoch's last "
                 "mini-batch")
 VAL_IS_TRAIN = "history['val_loss'] holds the training loss: compute it on the validation set"
-STEP_GRADIENTS = ("after train's {steps} optimizer steps the model's parameters are not those that correct SGD "
-                  "steps on the mini-batches backward received give: each optimizer.step(model, grads) should get, "
+STEP_GRADIENTS = ("after train's {steps} optimizer steps the model's parameters are not those that the given "
+                  "optimizer's steps on the mini-batches backward received give: each optimizer.step(model, grads) should get, "
                   "unchanged, the gradients of the backward call just before it (computed at the current "
                   "parameters, on the batch's rows of X and their targets in y)")
 PARAMETERS_UNCHANGED = ("the parameters never changed: the optimizer's steps did not reach the model train was "

@@ -20,7 +20,7 @@ import numpy as np
 from autograder.judging import Judges, Unreadable, Verdict  # noqa: F401 - Verdict: part of this module's API
 
 from . import hints, probes
-from .oracles import PARAM_NAMES, LinearNet, sgd_replay
+from .oracles import PARAM_NAMES, CountingTanhStep, LinearNet
 from src.activations import ReLU, Sigmoid
 from src.data import generate_xor_data
 from src.models import OneHiddenLayerMLP
@@ -43,6 +43,8 @@ JUDGES, judge, run_judge = _judges.judges, _judges.judge, _judges.run
 
 def make_inputs(name):
     """Plain data the probe of check `name` receives (made here, on the grading side)."""
+    if name in STAND_IN_CHECKS:
+        return stand_in_inputs(name)
     if name != "xor_training":
         return {}
     d = XOR_DATA
@@ -50,6 +52,71 @@ def make_inputs(name):
     X_val, y_val = generate_xor_data(n_samples=d["n_val"], noise=d["noise"], seed=d["val_seed"])
     return {"X_train": X.tolist(), "y_train": y.tolist(), "X_val": X_val.tolist(), "y_val": y_val.tolist(),
             "seed": d["init_seed"]}
+
+
+# --- the activation values and caches the forward/backward probes receive -------------------------
+
+class RecordingActivation:
+    """The reference activation `name`, recording every point at which φ or φ' is evaluated."""
+
+    def __init__(self, name):
+        self.reference = ReLU() if name == "relu" else Sigmoid()
+        self.points = []
+
+    def forward(self, z):
+        self.points.append(np.ravel(np.asarray(z, dtype=float)))
+        return self.reference.forward(z)
+
+    def derivative(self, z):
+        self.points.append(np.ravel(np.asarray(z, dtype=float)))
+        return self.reference.derivative(z)
+
+
+def activation_table(activation, cases):
+    """The table of oracles.TableActivation for `activation` on `cases` [(params, x, y)]: φ and φ' at
+    every point where the reference, or a known mistake of hints.py, evaluates the activation (so
+    the stand-in answers wherever a correct or a recognisably wrong model asks)."""
+    recorder = RecordingActivation(activation)
+    for params, x, y in cases:
+        for mistake in (None, *hints.FORWARD_MISTAKES):
+            hints.forward_with(params, x, activation, mistake, act=recorder)
+        for mistake in (None, *hints.BACKWARD_MISTAKES):
+            hints.backward_with(params, x, y, activation, mistake, act=recorder)
+    z = np.unique(np.concatenate(recorder.points)) if recorder.points else np.zeros(0)
+    with np.errstate(all="ignore"):
+        return {"z": z.tolist(), "forward": recorder.reference.forward(z).tolist(),
+                "derivative": recorder.reference.derivative(z).tolist()}
+
+
+def reference_cache(params, activation, x):
+    """[a1, h1, f] of the reference's forward pass on x, as plain lists (backward's inputs)."""
+    model = reference_model(params, activation)
+    f = model.forward(x)
+    return [np.asarray(model.a1_cache).tolist(), np.asarray(model.h1_cache).tolist(), np.asarray(f).tolist()]
+
+
+def stand_in_cases(name):
+    """(activations, [(params, x, y)]) of a forward/backward check, in its probe's order."""
+    a = probes.APPENDIX_A
+    appendix = [(a["params"], np.array(a["x"]), a["y"])]
+    seeded = {"forward_random": 11, "backward_relu": 23, "backward_sigmoid": 23}
+    cases = appendix if name.endswith("appendix_a") else [(p, x, y) for _, p, x, y in shaped_cases(seeded[name])]
+    activations = {"forward_random": ("relu", "sigmoid"), "backward_sigmoid": ("sigmoid",)}.get(name, ("relu",))
+    return activations, cases
+
+
+STAND_IN_CHECKS = ("forward_appendix_a", "forward_random", "backward_appendix_a", "backward_relu", "backward_sigmoid")
+
+
+def stand_in_inputs(name):
+    """Inputs of a forward/backward probe: the stand-in activation's table of values (forward checks:
+    one per activation) and, for backward, the reference's caches [a1, h1, f] of each case."""
+    activations, cases = stand_in_cases(name)
+    if name.startswith("forward"):
+        return {"tables": {act: activation_table(act, cases) for act in activations}}
+    (activation,) = activations
+    return {"table": activation_table(activation, cases),
+            "caches": [reference_cache(params, activation, x) for params, x, _ in cases]}
 
 
 # --- comparing numbers -----------------------------------------------------------
@@ -180,7 +247,8 @@ def appendix_a_gradients():
 
 
 def compare_grads(label, got, params, activation, x, y, appendix=None):
-    """The probe ran backward on the caches and f of a correct forward pass (probes.backward_round)."""
+    """The probe ran backward on the caches and f of the reference's forward pass (make_inputs,
+    probes.backward_round)."""
     model = reference_model(params, activation)
     expected = model.backward(x, y, model.forward(x))
     missing = [k for k in expected if k not in got]
@@ -348,13 +416,28 @@ def batches_problem(batches, steps, setup):
     return None
 
 
+def tanh_step_replay(params, X, y, batches, learning_rate, target_rows=None):
+    """[parameters after each step] of the stand-in optimiser (oracles.CountingTanhStep) on a LinearNet
+    from `params`, one step per mini-batch (a list of row indices into X and y), each with the
+    gradient at the current parameters: what ``train`` must have done with the batches it was
+    recorded using. `target_rows`: other rows of y for each batch (the result of a known mistake).
+    Here on the grading side, so the expected values never pass through the sandbox."""
+    model, optimizer, out = LinearNet(params), CountingTanhStep(learning_rate), []
+    for rows, target in zip(batches, batches if target_rows is None else target_rows, strict=True):
+        X_batch, y_batch = X[rows], y[target]
+        optimizer.step(model, model.backward(X_batch, y_batch, model.forward(X_batch)))
+        out.append(model.get_parameters())
+    return out
+
+
 def replay_train(batches, setup):
     """(expected history {key: [loss after each epoch]}, loss before training {key: value}, final
-    parameters) of correct SGD steps, from the grader's initial parameters, on the recorded batches."""
+    parameters) of the stand-in optimiser's steps, from the grader's initial parameters, on the
+    recorded batches."""
     X, y, X_val, y_val = probes.train_data()
     sets = {"train_loss": (X, y), **({"val_loss": (X_val, y_val)} if setup["validation"] else {})}
     initial = probes.train_initial_params()
-    trajectory = sgd_replay(initial, X, y, batches, probes.TRAIN_SETUP["lr"])
+    trajectory = tanh_step_replay(initial, X, y, batches, probes.TRAIN_SETUP["lr"])
     per_epoch = len(batches) // setup["epochs"]
     ends = [LinearNet(trajectory[(e + 1) * per_epoch - 1]) for e in range(setup["epochs"])]
     expected = {key: [model.loss(*data) for model in ends] for key, data in sets.items()}
@@ -374,7 +457,7 @@ def final_params_mistakes(batches, setup, key):
         for batch in batches[first:first + per_epoch]:
             in_order.append(list(range(start, start + len(batch))))
             start += len(batch)
-    y_in_order = sgd_replay(initial, X, y, batches, probes.TRAIN_SETUP["lr"], target_rows=in_order)[-1]
+    y_in_order = tanh_step_replay(initial, X, y, batches, probes.TRAIN_SETUP["lr"], target_rows=in_order)[-1]
     return [(initial[key], hints.PARAMETERS_UNCHANGED), (y_in_order[key], hints.Y_NOT_SHUFFLED)]
 
 

@@ -1,21 +1,20 @@
-"""Stand-ins with known-correct behaviour that probes hand to the student's code.
+"""Stand-ins the probes hand to the student's code.
 
 They let one part of a submission be graded without depending on another part
-(a broken ``backward`` must not cost the points for ``train``), and they are
-deliberately *not* the assignment's solution:
+(a broken ``backward`` must not cost the points for ``train``). This module is loaded into the
+sandbox, where a notebook can import it, so none of it implements a graded function (ReLU,
+sigmoid, forward, backward, the SGD step, train, evaluate):
 
-- ``CorrectReLU`` / ``CorrectSigmoid`` are injected while a probe builds the
-  student's model, so the forward/backward checks do not inherit a broken
-  activation (as subclasses of the student's classes, see ``probes.shielded``).
-  They run only inside the check that needs them.
+- ``TableActivation`` is injected while a probe builds the student's model, so the
+  forward/backward checks do not inherit a broken activation (as a subclass of the student's
+  class, see ``probes.shielded``). It computes nothing: it looks its values up in a table the
+  grading side computed and passed with the check's inputs.
 - ``LinearNet`` is a two-layer *linear* network (no activation) with the MLP's
   parameter names and shapes. The gradient-check, SGD, training and
   evaluation checks run the student's code on it. It records the input of every
   ``backward`` call, so the train check can report which mini-batches ``train`` used.
-- ``CountingSGD`` is a correct SGD step that counts its calls: the optimiser ``train``
-  is graded with.
-- ``sgd_replay`` runs on the grading side: correct SGD steps on recorded mini-batches, so
-  the train check computes its expected values itself instead of trusting the sandbox.
+- ``CountingTanhStep`` is the optimiser ``train`` is graded with: p ← p − η tanh(∂L/∂p), not
+  SGD's step, counting its calls. The judge replays it on the recorded mini-batches.
 
 Shapes: W1 (h, d), b1 (h,), W2 (1, h), b2 (1,); x (d,) or X (n, d).
 """
@@ -24,32 +23,50 @@ import numpy as np
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
-class CorrectReLU:
-    name = "relu"
-
-    def forward(self, z):
-        return np.maximum(np.asarray(z, dtype=float), 0.0)
-
-    def derivative(self, z):
-        return (np.asarray(z, dtype=float) > 0).astype(float)
-
-    def __call__(self, z):
-        return self.forward(z)
+TABLE_RTOL, TABLE_ATOL = 1e-9, 1e-12     # a student's a1 differs from the reference's by rounding only
 
 
-class CorrectSigmoid:
-    name = "sigmoid"
+class TableActivation:
+    """An activation that knows only a table of values computed on the grading side.
 
-    def forward(self, z):
+    ``forward(z)`` / ``derivative(z)`` look each entry of z up among the table's points (the
+    pre-activations at which the grader's reference, and each known mistake of hints.py, evaluate
+    φ or φ'), to a tolerance that absorbs rounding; an entry not in the table becomes NaN. It stands
+    in for the student's activation while the forward/backward checks run their model, so a broken
+    activation costs the activation checks only, yet nothing here computes ReLU or the sigmoid: the
+    numbers come with the check's inputs (judges.make_inputs). `name` is "relu" or "sigmoid".
+    """
+
+    def __init__(self, name, table=None):
+        table = table or {"z": [], "forward": [], "derivative": []}
+        z = np.asarray(table["z"], dtype=float)
+        order = np.argsort(z, kind="stable")
+        self.name = name
+        self._z = z[order]
+        self._values = {part: np.asarray(table[part], dtype=float)[order] for part in ("forward", "derivative")}
+
+    def _look_up(self, part, z):
+        """The table's `part` values at the entries of z (NaN where z is no point of the table)."""
         z = np.asarray(z, dtype=float)
-        e = np.exp(-np.abs(z))
-        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        flat = z.ravel()
+        if not len(self._z):
+            return np.full(z.shape, np.nan)
+        pos = np.searchsorted(self._z, flat)
+        below, above = np.clip(pos - 1, 0, len(self._z) - 1), np.clip(pos, 0, len(self._z) - 1)
+        nearest = np.where(np.abs(flat - self._z[below]) <= np.abs(self._z[above] - flat), below, above)
+        found = np.isclose(flat, self._z[nearest], rtol=TABLE_RTOL, atol=TABLE_ATOL)
+        return np.where(found, self._values[part][nearest], np.nan).reshape(z.shape)
+
+    def forward(self, z):
+        """φ(z) as the grader computed it (what the student's forward and backward call)."""
+        return self._look_up("forward", z)
 
     def derivative(self, z):
-        s = self.forward(z)
-        return s * (1.0 - s)
+        """φ'(z) as the grader computed it (what the student's backward calls)."""
+        return self._look_up("derivative", z)
 
     def __call__(self, z):
+        """φ(z): a model may call its activation directly."""
         return self.forward(z)
 
 
@@ -124,8 +141,10 @@ class TanhNet(LinearNet):
         return grads
 
 
-class CountingSGD:
-    """p ← p − η ∂L/∂p for every parameter (a correct step), counting the calls."""
+class CountingTanhStep:
+    """p ← p − η tanh(∂L/∂p) for every parameter, counting the calls: the optimiser ``train`` is
+    graded with. Deliberately NOT an SGD step (tanh of the gradient): the judge replays the same
+    update on the recorded mini-batches (judges.tanh_step_replay)."""
 
     def __init__(self, learning_rate):
         self.learning_rate = learning_rate
@@ -134,21 +153,8 @@ class CountingSGD:
     def step(self, model, grads):
         self.steps += 1
         params = model.get_parameters()
-        model.set_parameters({k: params[k] - self.learning_rate * np.asarray(grads["dL_d" + k])
+        model.set_parameters({k: params[k] - self.learning_rate * np.tanh(np.asarray(grads["dL_d" + k], dtype=float))
                               for k in PARAM_NAMES})
-
-
-def sgd_replay(params, X, y, batches, learning_rate, target_rows=None):
-    """[parameters after each step] of correct SGD on a LinearNet from `params`, one step per
-    mini-batch (a list of row indices into X and y), each with the gradient at the current
-    parameters: what ``train`` must have done with the batches it was recorded using.
-    `target_rows`: other rows of y for each batch (to compute the result of a known mistake)."""
-    model, optimizer, out = LinearNet(params), CountingSGD(learning_rate), []
-    for rows, target in zip(batches, batches if target_rows is None else target_rows, strict=True):
-        X_batch, y_batch = X[rows], y[target]
-        optimizer.step(model, model.backward(X_batch, y_batch, model.forward(X_batch)))
-        out.append(model.get_parameters())
-    return out
 
 
 def linear_net_params(input_dim, hidden_dim, seed, scale=1.0):

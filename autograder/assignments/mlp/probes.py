@@ -25,7 +25,7 @@ import numpy as np
 from autograder.probing import Probes, StudentCodeError, call, lookup, plain
 from autograder.protocol import Arr, Flag, Map, Num, Opt, Rec, Seq
 
-from .oracles import (TanhNet, CorrectReLU, CorrectSigmoid, CountingSGD, LinearNet, linear_net_params,
+from .oracles import (TanhNet, TableActivation, CountingTanhStep, LinearNet, linear_net_params,
                       PARAM_NAMES)
 
 _probes = Probes()
@@ -50,25 +50,32 @@ def _accept_any(self, *args, **kwargs):
     pass
 
 
-def shielded(correct, theirs):
-    """The known-good activation class `correct`, as a subclass of the student's own class when that
-    is a class (a model that checks isinstance(self.activation, ReLU) still recognises it); every
-    method the model may call (forward, derivative, __call__, __init__) is the correct one."""
+ACTIVATION_CLASSES = {"relu": "ReLU", "sigmoid": "Sigmoid"}    # activation name -> the notebook's class
+
+
+def shielded(stand_in, theirs):
+    """A class whose instances are the stand-in activation `stand_in` (a TableActivation), as a
+    subclass of the student's own class when that is a class (a model that checks
+    isinstance(self.activation, ReLU) still recognises it); every method the model may call
+    (forward, derivative, __call__, __init__) is the stand-in's."""
+    methods = {"name": stand_in.name, "forward": lambda self, z: stand_in.forward(z),
+               "derivative": lambda self, z: stand_in.derivative(z), "__call__": lambda self, z: stand_in.forward(z),
+               "__init__": _accept_any}
     if isinstance(theirs, type):
         try:
-            methods = {"name": correct.name, "forward": correct.forward, "derivative": correct.derivative,
-                       "__call__": correct.__call__, "__init__": _accept_any}
             return type(theirs.__name__, (theirs,), methods)
         except Exception:  # noqa: BLE001 - a class that cannot be subclassed: the plain stand-in
             pass
-    return correct
+    return type(ACTIVATION_CLASSES[stand_in.name], (), methods)
 
 
 @contextlib.contextmanager
-def correct_activations(ns):
-    """Build the student's model with known-good activations, then restore theirs."""
-    saved = {k: ns.get(k) for k in ("ReLU", "Sigmoid")}
-    ns["ReLU"], ns["Sigmoid"] = shielded(CorrectReLU, saved["ReLU"]), shielded(CorrectSigmoid, saved["Sigmoid"])
+def table_activations(ns, activation, table):
+    """Build the student's model with stand-in activations (the grader's `table` for `activation`,
+    an empty table for the other), then restore theirs."""
+    saved = {cls: ns.get(cls) for cls in ACTIVATION_CLASSES.values()}
+    for name, cls in ACTIVATION_CLASSES.items():
+        ns[cls] = shielded(TableActivation(name, table if name == activation else None), saved[cls])
     try:
         yield
     finally:
@@ -79,11 +86,12 @@ def correct_activations(ns):
                 ns[k] = v
 
 
-def student_model(ns, params, activation):
-    """The student's OneHiddenLayerMLP, with the given parameters and correct activations."""
+def student_model(ns, params, activation, table):
+    """The student's OneHiddenLayerMLP, with the given parameters and the stand-in activation
+    whose values are `table` (made by the grading side, judges.make_inputs)."""
     cls = lookup(ns, "OneHiddenLayerMLP")
     d, h = np.shape(params["W1"])[1], np.shape(params["W1"])[0]
-    with correct_activations(ns):
+    with table_activations(ns, activation, table):
         model = call("OneHiddenLayerMLP(...)", cls, input_dim=d, hidden_dim=h, activation=activation)
     call("set_parameters", model.set_parameters, {k: np.array(v, dtype=float) for k, v in params.items()})
     return model
@@ -184,7 +192,7 @@ def probe_sigmoid(ns, inputs):
 
 @probe("forward_appendix_a", returns=FORWARD)
 def probe_forward_appendix_a(ns, inputs):
-    model = student_model(ns, APPENDIX_A["params"], "relu")
+    model = student_model(ns, APPENDIX_A["params"], "relu", inputs["tables"]["relu"])
     return forward_record(model, np.array(APPENDIX_A["x"]))
 
 
@@ -194,60 +202,53 @@ def probe_forward_random(ns, inputs):
     for activation in ("relu", "sigmoid"):
         out[activation] = []
         for params, cases in random_cases(seed=11):
-            model = student_model(ns, params, activation)
+            model = student_model(ns, params, activation, inputs["tables"][activation])
             out[activation] += [forward_record(model, x) for x, _ in cases]
     return out
 
 
-def correct_forward(params, x, activation):
-    """(a1, h1, f) of a correct forward pass (known-good activations), computed here, not by the student."""
-    W1, b1, W2, b2 = (np.array(params[k], dtype=float) for k in PARAM_NAMES)
-    act = CorrectReLU() if activation == "relu" else CorrectSigmoid()
-    a1 = np.asarray(x, dtype=float) @ W1.T + b1
-    h1 = act.forward(a1)
-    f = h1 @ W2[0] + b2[0]
-    return a1, h1, (float(f) if np.ndim(x) == 1 else f)
+def backward_round(model, x, y, cache):
+    """forward(x), then backward(x, y, f) on the caches and f of a correct forward pass.
 
-
-def backward_round(model, params, activation, x, y):
-    """forward(x), then backward(x, y, f) on the caches and f of a *correct* forward pass.
-
-    The student's forward runs first (it may cache more than a1 and h1), but its output and
-    caches are replaced by correct ones, and its errors are ignored: forward has its own checks,
-    and a wrong forward must not cost the backward points (as a wrong backward costs no forward
-    points)."""
+    `cache` is [a1, h1, f] of the reference's forward pass, computed on the grading side
+    (judges.make_inputs). The student's forward runs first (it may cache more than a1 and h1),
+    but its output and caches are replaced by these, and its errors are ignored: forward has its
+    own checks, and a wrong forward must not cost the backward points (as a wrong backward costs
+    no forward points)."""
     try:
         model.forward(x)
     except Exception:  # noqa: BLE001 - graded by the forward checks
         pass
-    a1, h1, f = correct_forward(params, x, activation)
+    a1, h1, f = (np.array(v, dtype=float) for v in cache)
     model.a1_cache, model.h1_cache = a1, h1
+    f = float(f) if np.ndim(x) == 1 else f
     return grads_plain(call("backward", model.backward, x, y, f), "backward")
 
 
 @probe("backward_appendix_a", returns=GRADS)
 def probe_backward_appendix_a(ns, inputs):
-    model = student_model(ns, APPENDIX_A["params"], "relu")
-    return backward_round(model, APPENDIX_A["params"], "relu", np.array(APPENDIX_A["x"]), APPENDIX_A["y"])
+    model = student_model(ns, APPENDIX_A["params"], "relu", inputs["table"])
+    return backward_round(model, np.array(APPENDIX_A["x"]), APPENDIX_A["y"], inputs["caches"][0])
 
 
-def backward_probe(ns, activation):
-    out = []
+def backward_probe(ns, activation, inputs):
+    """backward on every case of random_cases(23), with the grader's table and caches (`inputs`)."""
+    out, caches = [], iter(inputs["caches"])
     for params, cases in random_cases(seed=23):
-        model = student_model(ns, params, activation)
+        model = student_model(ns, params, activation, inputs["table"])
         # one model, several forward/backward rounds: a stale cache shows up
-        out += [backward_round(model, params, activation, x, y) for x, y in cases]
+        out += [backward_round(model, x, y, next(caches)) for x, y in cases]
     return out
 
 
 @probe("backward_relu", returns=Seq(GRADS, length=N_RANDOM_CASES))
 def probe_backward_relu(ns, inputs):
-    return backward_probe(ns, "relu")
+    return backward_probe(ns, "relu", inputs)
 
 
 @probe("backward_sigmoid", returns=Seq(GRADS, length=N_RANDOM_CASES))
 def probe_backward_sigmoid(ns, inputs):
-    return backward_probe(ns, "sigmoid")
+    return backward_probe(ns, "sigmoid", inputs)
 
 
 # --- gradient checking ---------------------------------------------------------
@@ -419,7 +420,7 @@ TRAIN_RECORD = Rec({
 
 @probe("train_loop", returns=Rec({run: TRAIN_RECORD for run in TRAIN_RUNS}))
 def probe_train_loop(ns, inputs):
-    """The record of the student's train on a stand-in model with a correct SGD: which rows of X each
+    """The record of the student's train on a stand-in model with a stand-in optimiser (not SGD): which rows of X each
     backward call received, in order, how many optimizer steps it took, the model's final parameters
     and the history it returned. The judge replays the batches to know what all of it should be."""
     train = lookup(ns, "train")
@@ -427,7 +428,7 @@ def probe_train_loop(ns, inputs):
     out = {}
     for run, setup in TRAIN_RUNS.items():
         model = LinearNet(train_initial_params())
-        optimizer = CountingSGD(TRAIN_SETUP["lr"])
+        optimizer = CountingTanhStep(TRAIN_SETUP["lr"])
         kwargs = dict(n_epochs=setup["epochs"], batch_size=setup["batch_size"])
         if setup["validation"]:
             kwargs.update(X_val=X_val, y_val=y_val)
