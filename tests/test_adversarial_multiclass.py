@@ -252,7 +252,8 @@ ESCAPE = Case(
         "            found.append('write ' + d)\n"
         "        except OSError:\n"
         "            pass\n"
-        "    found += ['/root/' + f for f in os.listdir('/root') if f != '.pyenv']\n"
+        "    if os.path.isdir('/root'):   # there only when the interpreter lives under /root (bound at its path)\n"
+        "        found += ['/root/' + f for f in os.listdir('/root') if f != '.pyenv']\n"
         "    raise RuntimeError('LEAKS: ' + (', '.join(found) or 'none'))")},
     lost=frozenset({"mc_softmax", "mc_spiral_training"}), reason_contains={"mc_softmax": "LEAKS: none"})
 
