@@ -115,6 +115,33 @@ def snapshot_overrides(gb, assignment):
     return {(student, cell, nb): (manual, extra) for student, cell, nb, manual, extra in rows}
 
 
+def restore_untouched(gb, snapshots, synced):
+    """Put back the manual score and extra credit of every grade of a submission *not* synced in this run
+    ({(student, assignment)}) to `snapshots` ({assignment: snapshot_overrides()}, taken before autograde):
+    any student's kernel could have written any row. Returns [(student, assignment, grade cell, found,
+    put back)] and commits."""
+    from nbgrader.api import Assignment, Grade, GradeCell, Notebook, Student, SubmittedAssignment, SubmittedNotebook
+    changes = []
+    for assignment, snapshot in snapshots.items():
+        rows = (gb.db.query(Grade, Student.id, GradeCell.name, Notebook.name)
+                .join(GradeCell, GradeCell.id == Grade.cell_id)
+                .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
+                .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                .join(Student, Student.id == SubmittedAssignment.student_id)
+                .filter(Assignment.name == assignment).all())
+        for grade, student, cell, nb in rows:
+            if (student, assignment) in synced:
+                continue
+            found, wanted = (grade.manual_score, grade.extra_credit), snapshot.get((student, cell, nb), (None, None))
+            if found != wanted:
+                grade.manual_score, grade.extra_credit = wanted
+                changes.append((student, assignment, cell, found, wanted))
+    gb.db.commit()
+    return changes
+
+
 @dataclass
 class SyncReport:
     """What the sync did for one student."""
@@ -213,8 +240,17 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
         for grade in nb.grades:
             name = grade.name
             if name not in mapping:
-                # hand-graded: read, never written. Its score as nbgrader counts it: the instructor's, else
-                # nbgrader's own 0 for an answer left as released, else None (Formgrader: needs grading)
+                # hand-graded: only a human writes it. What a kernel wrote during autograde is put back to
+                # the snapshot (None for a new submission); its score as nbgrader counts it: the
+                # instructor's, else nbgrader's own 0 for an answer left as released, else None (Formgrader:
+                # needs grading)
+                if overrides is not None:
+                    found = (grade.manual_score, grade.extra_credit)
+                    wanted = overrides.get((student, name, notebook), (None, None))
+                    if found != wanted:
+                        grade.manual_score, grade.extra_credit = wanted
+                        restored[name] = (found, wanted)
+                        grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
                 manual[name] = grade.manual_score if grade.manual_score is not None else grade.auto_score
                 manual_max += grade.max_score or 0
                 continue

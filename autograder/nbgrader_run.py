@@ -444,6 +444,13 @@ def snapshot_overrides(assignment):
         return snapshot(gb, assignment.name)
 
 
+def restore_untouched(overrides, synced):
+    """gradebook.restore_untouched on the course's gradebook (submissions outside this run)."""
+    from autograder.gradebook import open_gradebook, restore_untouched as restore
+    with open_gradebook(GRADEBOOK, COURSE_ID) as gb:
+        return restore(gb, overrides, synced)
+
+
 def sync_course(students, assignment, overrides=None, log=None, trust=False, server=None):
     """Grade every submitted notebook (or those of `students`) in the sandbox and record the verdicts in
     the gradebook. Returns {student: (Verdict, SyncReport)}. Raises gradebook.SyncError when the gradebook
@@ -657,7 +664,7 @@ def release_and_autograde(submissions, present):
         print(f"release: nbgrader generate_assignment {assignment.name}", flush=True)
         nbgrader("generate_assignment", assignment.name, "--force")
     collect(submissions)
-    overrides = {a.name: snapshot_overrides(a) for a in present}
+    overrides = {a.name: snapshot_overrides(a) for a in assignments.all_assignments()}   # any kernel may write any row
     others = sum(len(set(submitted_notebooks(a)) - {s for s, n in submissions if n == a.name}) for a in present)
     fingerprint = grader_fingerprint()
     print(f"autograde: {len(submissions)} submission(s) ({', '.join(a.name for a in present)}), one nbgrader "
@@ -714,6 +721,11 @@ def main(submissions_dir, with_pytest=True, trust=False, overwrite=False, only=N
                       f"{assignment.name}`", file=sys.stderr)
                 return 1
             synced.update({(s, assignment.name): pair for s, pair in done.items()})
+        put_back = restore_untouched(overrides, set(synced))
+        if put_back:
+            print(f"gradebook: {len(put_back)} manual score(s) / extra credit of submissions not graded in this run "
+                  f"changed while the kernels ran (a kernel wrote the gradebook?): put back "
+                  f"({', '.join(sorted({f'{s}/{a}' for s, a, *_ in put_back}))})", flush=True)
     finally:
         server.close()
     unscored = sorted(key for key, (verdict, report) in synced.items() if report.score is None)

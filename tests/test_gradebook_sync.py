@@ -58,10 +58,10 @@ def grades_csv(course):
         return {row["student_id"]: row for row in csv.DictReader(f)}
 
 
-def grade_rows(course, student):
+def grade_rows(course, student, assignment="mlp"):
     """{grade cell: Grade.to_dict()}: the rows Formgrader's grading view reads and writes."""
     with open_gradebook(os.path.join(course, "gradebook.db"), COURSE_ID) as gb:
-        return {g.name: g.to_dict() for g in gb.find_submission_notebook("mlp", "mlp", student).grades}
+        return {g.name: g.to_dict() for g in gb.find_submission_notebook(assignment, assignment, student).grades}
 
 
 def gradebook_scores(course):
@@ -311,3 +311,55 @@ def test_a_manual_score_joins_the_export_and_survives_the_sync(released_multicla
         [row] = [r for r in csv.DictReader(f) if r["student_id"] == "mc_student"]
     assert row["assignment"] == "multiclass" and float(row["raw_score"]) == 72 + 3
     assert float(row["max_score"]) == 100
+
+
+def test_an_answer_score_written_during_autograde_is_put_back_and_the_instructors_stays(released_multiclass):
+    """A student's kernel runs with the instructor's permissions during `nbgrader autograde`: a manual score
+    or extra credit it writes on a hand-graded answer is put back to what the snapshot taken before
+    autograde holds (nothing, for a new submission); an instructor's earlier grade is kept."""
+    from autograder.assignments import get
+    course, db = released_multiclass
+    verdict = {name: check.points for name, check in get("multiclass").checks.items()}
+    sync_scores(db, "multiclass", "multiclass", "mc_forger", verdict, course_id=COURSE_ID)
+    with open_gradebook(db, COURSE_ID) as gb:
+        gb.find_grade("answer_learning_rates", "multiclass", "multiclass", "mc_forger").manual_score = 2   # the TA's
+        gb.db.commit()
+        before = snapshot_overrides(gb, "multiclass")
+        for answer in ("answer_hidden_sizes", "answer_learning_rates"):                # the kernel's
+            grade = gb.find_grade(answer, "multiclass", "multiclass", "mc_forger")
+            grade.manual_score, grade.extra_credit = 1000, 50
+        gb.db.commit()
+    report = sync_scores(db, "multiclass", "multiclass", "mc_forger", verdict, course_id=COURSE_ID,
+                         overrides=before)
+    assert sorted(report.restored) == ["answer_hidden_sizes", "answer_learning_rates"]
+    assert report.manual["answer_learning_rates"] == 2 and report.manual["answer_hidden_sizes"] is None
+    assert report.score == 80 + 2
+    rows = grade_rows(course, "mc_forger", "multiclass")
+    assert rows["answer_hidden_sizes"]["manual_score"] is None and rows["answer_hidden_sizes"]["extra_credit"] is None
+    assert rows["answer_hidden_sizes"]["needs_manual_grade"], "Formgrader still lists it for grading"
+    assert rows["answer_learning_rates"]["manual_score"] == 2 and rows["answer_learning_rates"]["extra_credit"] is None
+
+
+def test_rows_of_submissions_outside_the_run_are_put_back_too(released):
+    """nbgrader-run snapshots every assignment's manual scores before any kernel runs: a kernel that writes
+    rows of a student not graded in this run has them put back by restore_untouched; the synced ones are
+    left to sync_scores."""
+    from autograder.gradebook import restore_untouched
+    course, db = released
+    for student in ("s_graded", "s_other"):
+        sync_scores(db, "mlp", "mlp", student, full_marks(), course_id=COURSE_ID)
+    with open_gradebook(db, COURSE_ID) as gb:
+        gb.find_grade("test_relu", "mlp", "mlp", "s_other").manual_score = 1       # the instructor's
+        gb.db.commit()
+        before = {"mlp": snapshot_overrides(gb, "mlp"), "multiclass": snapshot_overrides(gb, "multiclass")}
+        for student in ("s_graded", "s_other"):                                   # a kernel's
+            for cell in ("test_relu", "test_sigmoid"):
+                grade = gb.find_grade(cell, "mlp", "mlp", student)
+                grade.manual_score, grade.extra_credit = 1000, 50
+        gb.db.commit()
+        changes = restore_untouched(gb, before, {("s_graded", "mlp")})
+    assert sorted((s, c, wanted) for s, _, c, _, wanted in changes) == [
+        ("s_other", "test_relu", (1, None)), ("s_other", "test_sigmoid", (None, None))]
+    assert grade_rows(course, "s_other")["test_sigmoid"]["manual_score"] is None
+    assert grade_rows(course, "s_other")["test_relu"]["manual_score"] == 1
+    assert grade_rows(course, "s_graded")["test_relu"]["manual_score"] == 1000, "left to sync_scores"
