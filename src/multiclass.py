@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from src import training
 from src.activations import get_activation
 from src.gradient_check import numerical_gradient, relative_error
 from src.optimizers import l2_gradients, l2_penalty
@@ -237,10 +238,6 @@ def check_multiclass_gradients(model, X, y, epsilon=1e-5, threshold=1e-7, lam=0.
     return results
 
 
-def _gradient_norms(grads):
-    return {key[len('dL_d'):]: float(np.linalg.norm(g)) for key, g in grads.items()}
-
-
 def train_multiclass(model, X, y, optimizer, n_epochs=100, batch_size=32, seed=None, l2=0.0,
                      schedule=None, record_grad_norms=False, X_val=None, y_val=None):
     """Mini-batch training of a softmax model on X (n, d), integer labels y (n,).
@@ -269,55 +266,12 @@ def train_multiclass(model, X, y, optimizer, n_epochs=100, batch_size=32, seed=N
         raise ValueError(f"n_epochs must be an integer >= 0, got {n_epochs!r}")
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val, or neither")
-    rng = np.random if seed is None else np.random.default_rng(seed)
-    history = {'train_loss': [], 'train_accuracy': [], 'learning_rate': [], 'val_loss': [], 'val_accuracy': []}
-    if record_grad_norms:
-        history['grad_norms'] = {name: [] for name in model.get_parameters()}
-    for epoch in range(n_epochs):
-        if schedule is not None:
-            optimizer.learning_rate = schedule(epoch)
-        history['learning_rate'].append(float(optimizer.learning_rate))
-        order = rng.permutation(len(X))
-        norms = []
-        for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
-            grads = model.backward(X[batch], y[batch], model.forward(X[batch]))
-            if record_grad_norms:
-                norms.append(_gradient_norms(grads))
-            if l2:
-                grads = l2_gradients(model.get_parameters(), grads, l2)
-            optimizer.step(model, grads)
-        history['train_loss'].append(model.loss(X, y))
-        history['train_accuracy'].append(accuracy(model, X, y))
-        if X_val is not None:
-            history['val_loss'].append(model.loss(X_val, y_val))
-            history['val_accuracy'].append(accuracy(model, X_val, y_val))
-        if record_grad_norms:
-            for name in history['grad_norms']:
-                history['grad_norms'][name].append(float(np.mean([n[name] for n in norms])))
-    return history
+    transform = None if not l2 else (lambda params, grads: l2_gradients(params, grads, l2))
+    return training.train(model, X, y, optimizer, n_epochs=n_epochs, batch_size=batch_size, seed=seed,
+                          schedule=schedule, grad_transform=transform, X_val=X_val, y_val=y_val,
+                          record_grad_norms=record_grad_norms)
 
 
-def plot_multiclass_decision_boundary(model, X, y, resolution=100):
-    """Colour a resolution x resolution grid around X (n, 2) by model.predict (one colour per
-    class) and scatter the data on top; returns the Figure (never calls plt.show).
-
-    src.visualization.plot_decision_boundary draws the f = 0.5 contour of a scalar output, so
-    it does not apply to a K-class model whose forward returns (n, K). matplotlib is imported
-    here, not at module level, so that graders importing this module do not pay for it."""
-    import matplotlib.pyplot as plt
-    (x_min, y_min), (x_max, y_max) = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
-    g1, g2 = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
-    classes = np.asarray(model.predict(np.column_stack([g1.ravel(), g2.ravel()]))).reshape(g1.shape)
-    n_classes = int(max(classes.max(), np.max(y))) + 1
-    fig, ax = plt.subplots(figsize=(6, 6))
-    cmap = plt.get_cmap('tab10', 10)
-    ax.contourf(g1, g2, classes, levels=np.arange(n_classes + 1) - 0.5, cmap=cmap, vmin=-0.5, vmax=9.5, alpha=0.35)
-    for label in range(n_classes):
-        mask = np.asarray(y) == label
-        ax.scatter(X[mask, 0], X[mask, 1], s=20, color=cmap(label), edgecolors='k', linewidths=0.5,
-                   label=f'class {label}')
-    ax.set_xlabel('$x_1$')
-    ax.set_ylabel('$x_2$')
-    ax.legend()
-    return fig
+# src.visualization.plot_decision_boundary draws the f = 0.5 contour of a scalar output, so it does not
+# apply to a K-class model whose forward returns (n, K): this one colours the regions of model.predict.
+plot_multiclass_decision_boundary = training.plot_decision_regions

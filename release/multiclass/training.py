@@ -3,8 +3,8 @@
 `train` is duck-typed: the model needs forward(X) -> probabilities (n, K), backward(X, y, probs)
 -> {'dL_dW1', ...}, loss(X, y), predict(X), get_parameters(); the optimizer needs step(model, grads)
 and a `learning_rate` attribute (a schedule sets it at the start of every epoch).
+The plots import matplotlib when called, so that importing the loop costs nothing more.
 """
-import matplotlib.pyplot as plt
 import numpy as np
 
 
@@ -55,6 +55,7 @@ def train(model, X, y, optimizer, n_epochs=20, batch_size=32, seed=None, schedul
 
 def plot_history(history):
     """Loss and accuracy per epoch (train, and validation when recorded); returns the Figure."""
+    import matplotlib.pyplot as plt
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     epochs = np.arange(1, len(history['train_loss']) + 1)
     for split in ('train', 'val'):
@@ -73,6 +74,7 @@ def plot_history(history):
 def plot_decision_regions(model, X, y, resolution=100):
     """Colour a grid around X (n, 2) by model.predict (one colour per class), scatter the data on top;
     returns the Figure."""
+    import matplotlib.pyplot as plt
     (x_min, y_min), (x_max, y_max) = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
     g1, g2 = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
     classes = np.asarray(model.predict(np.column_stack([g1.ravel(), g2.ravel()]))).reshape(g1.shape)
