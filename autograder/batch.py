@@ -56,9 +56,10 @@ Status of a unit (the CSV's ``status`` column):
 - ``error``: the grader itself failed (never the student's doing: the sandbox broke, or a check's
   judge reported a grader error): no score; rerun to retry.
 
-Workers: each worker has one fork server that preloads the probes of the assignments being graded
-(``ForkServer(assignments=...)``), and calibrates each assignment's time limits on it the first time
-it grades that assignment (timing.calibrated; cached per worker and assignment).
+Workers: each worker has one fork server per assignment it grades, which preloads that assignment's
+probes only (``ForkServer(assignments=[id])``: an mlp submission never forks from a process that
+imported torch for multiclass), and calibrates that assignment's time limits on it the first time
+(timing.calibrated; cached per worker and assignment).
 
 Isolation: ``isolation`` (results.json and the CSV) says how student code was isolated
 (``sandbox.ForkServer.isolation``). When no isolation is possible, grade-all prints why and
@@ -496,45 +497,54 @@ class Progress:
 class _Pool:
     """What the workers share: the queue, the settings, and what went wrong outside a record."""
 
-    def __init__(self, todo, results_dir, limits, grader_shas, progress, trust, calibrate=False, names=None):
+    def __init__(self, todo, results_dir, limits, grader_shas, progress, trust, calibrate=False):
         self.todo, self.results_dir, self.limits, self.grader_shas = todo, results_dir, limits, grader_shas
-        self.progress, self.trust, self.calibrate, self.names = progress, trust, calibrate, names
+        self.progress, self.trust, self.calibrate = progress, trust, calibrate
         self.stop = threading.Event()
         self.fatal = []             # IsolationUnavailable: no unit can be graded on this machine
         self.unwritten = {}         # {(student, assignment): record} whose results.json could not be written
 
 
 class _Server:
-    """A worker's fork server (preloading the probes of the assignments graded), started when first
-    needed and restarted after a grader failure; with the limits calibrated on it, per assignment."""
+    """A worker's fork servers, one per assignment (each preloads that assignment's probes only, so an
+    mlp submission never forks from a process that imported torch for multiclass), started when first
+    needed and restarted after a grader failure; with the limits calibrated on each."""
 
-    def __init__(self, index, trust, limits, calibrate, names=None):
-        self.index, self.trust, self.names, self.server = index, trust, names, None
-        self.base, self.calibrate, self.calibrated = limits, calibrate, {}
+    def __init__(self, index, trust, limits, calibrate):
+        self.index, self.trust = index, trust
+        self.base, self.calibrate = limits, calibrate
+        self.servers, self.calibrated = {}, {}
 
-    def get(self):
-        """The server (started on first use)."""
-        if self.server is None:
-            self.server = ForkServer(worker_index=self.index, trust=self.trust, assignments=self.names)
-            self.calibrated = {}
-        return self.server
+    def get(self, assignment):
+        """The server for `assignment` (started on first use)."""
+        if assignment not in self.servers:
+            self.servers[assignment] = ForkServer(worker_index=self.index, trust=self.trust, assignments=[assignment])
+            self.calibrated.pop(assignment, None)
+        return self.servers[assignment]
 
     def limits(self, assignment):
-        """The limits to grade `assignment` with on this server: per check, calibrated once on the
+        """The limits to grade `assignment` with on its server: per check, calibrated once on the
         reference's own time on it when asked (timing.py), else the base limits."""
         if not self.calibrate:
             return self.base
         if assignment not in self.calibrated:
-            self.calibrated[assignment] = timing.calibrated(self.get(), assignments.get(assignment), self.base)
+            self.calibrated[assignment] = timing.calibrated(self.get(assignment), assignments.get(assignment),
+                                                            self.base)
         return self.calibrated[assignment]
 
-    def close(self):
-        server, self.server, self.calibrated = self.server, None, {}
+    def drop(self, assignment):
+        """Close `assignment`'s server (after a grader failure: the next unit gets a fresh one)."""
+        server = self.servers.pop(assignment, None)
+        self.calibrated.pop(assignment, None)
         if server is not None:
             try:
                 server.close()
             except Exception:  # noqa: BLE001 - a broken server is dropped all the same
                 pass
+
+    def close(self):
+        for assignment in list(self.servers):
+            self.drop(assignment)
 
 
 def _grade_one(pool, unit, box):
@@ -543,25 +553,25 @@ def _grade_one(pool, unit, box):
     record, grader_sha = None, pool.grader_shas[unit.assignment]
     for attempt in range(2):
         try:
-            server = box.get()
+            server = box.get(unit.assignment)
             limits = box.limits(unit.assignment)
         except IsolationUnavailable:
             raise
         except Exception as e:  # noqa: BLE001 - the grader's failure: record it, go on with the class
-            box.close()
+            box.drop(unit.assignment)
             record = error_record(unit, grader_sha, e)
             continue
         try:
             return grade_unit(unit, server, limits, grader_sha)
         except Exception as e:  # noqa: BLE001 - the grader's failure: record it, go on with the class
-            box.close()
+            box.drop(unit.assignment)
             record = error_record(unit, grader_sha, e, isolation_of(server))
     return record
 
 
 def _worker(index, pool):
     """Grade units from the queue until it is empty (or the pool is stopped), writing each results.json."""
-    box = _Server(index, pool.trust, pool.limits, pool.calibrate, pool.names)
+    box = _Server(index, pool.trust, pool.limits, pool.calibrate)
     try:
         while not pool.stop.is_set():
             try:
@@ -606,14 +616,14 @@ def _todo(units, results_dir, grader_shas, force):
 def grade_class(units, results_dir, jobs=2, limits=Limits(), force=False, stream=None, trust=False,
                 calibrate=False):
     """Grade every unit not already graded (unless force); return ({(student, assignment): record} for
-    all units, skipped). The workers' fork servers preload the probes of the units' assignments only.
+    all units, skipped). Each worker's fork servers preload one assignment's probes each.
 
     Raises the sandbox's IsolationUnavailable if student code cannot be isolated on this machine
     (and trust is False): then nothing more is graded."""
     names = [name for name in assignments.names() if name in {u.assignment for u in units}]
     grader_shas = {name: grader_sha256(name) for name in names}
     todo, skipped = _todo(units, results_dir, grader_shas, force)
-    pool = _Pool(todo, results_dir, limits, grader_shas, Progress(todo.qsize(), stream), trust, calibrate, names)
+    pool = _Pool(todo, results_dir, limits, grader_shas, Progress(todo.qsize(), stream), trust, calibrate)
     threads = [threading.Thread(target=_worker, args=(k, pool), daemon=True)
                for k in range(max(1, min(jobs, todo.qsize())))]
     for thread in threads:
