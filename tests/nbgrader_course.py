@@ -4,6 +4,7 @@ Tests never write submitted/, autograded/ or gradebook.db in the repository: the
 the course (nbgrader_config.py is the course root) into a temporary folder and run
 nbgrader there.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from nbgrader.api import Gradebook
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COURSE_FILES = ("nbgrader_config.py", "pytest.ini", "source", "src", "autograder", "release", "tests", "examples")
 COURSE_ID = "nn-from-scratch"
+SHARDS = ".autograde-shards.json"      # {student: the course copy that autograded them} (autograde)
 
 
 def make_course(directory):
@@ -35,21 +37,52 @@ def nbgrader(course, *args):
                           capture_output=True, text=True)
 
 
-def autograde(course, notebooks):
-    """Release, submit {student: notebook path}, autograde all at once. Returns nbgrader's CompletedProcess."""
-    assert nbgrader(course, "generate_assignment", "mlp", "--force").returncode == 0
+def autograde(course, notebooks, assignment="mlp", jobs=2):
+    """Release, submit {student: notebook path}, autograde them all; returns a CompletedProcess of the
+    `nbgrader autograde` runs (their outputs joined, the worst exit status).
+
+    With jobs > 1 the students are split round-robin over `jobs` copies of the released course (the
+    first is `course` itself, the others `<course>.shardK`), autograded side by side: nbgrader runs one
+    kernel at a time, and two processes writing one sqlite gradebook could lock each other out.
+    cell_scores(course, student) reads the gradebook that graded the student."""
+    proc = nbgrader(course, "generate_assignment", assignment, "--force")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    students = list(notebooks)
+    shards = [course] + [f"{course}.shard{k}" for k in range(1, max(1, min(jobs, len(students))))]
+    for shard in shards[1:]:
+        shutil.rmtree(shard, ignore_errors=True)
+        shutil.copytree(course, shard, symlinks=True)
+    where = {student: shards[i % len(shards)] for i, student in enumerate(students)}
     for student, path in notebooks.items():
-        dest = os.path.join(course, "submitted", student, "mlp")
+        dest = os.path.join(where[student], "submitted", student, assignment)
         os.makedirs(dest, exist_ok=True)
-        shutil.copy(path, os.path.join(dest, "mlp.ipynb"))
-    return nbgrader(course, "autograde", "mlp", "--force")
+        shutil.copy(path, os.path.join(dest, f"{assignment}.ipynb"))
+    with open(os.path.join(course, SHARDS), "w", encoding="utf-8") as f:
+        json.dump(where, f)
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    running = [subprocess.Popen([os.path.join(bin_dir, "nbgrader"), "autograde", assignment, "--force"], cwd=shard,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for shard in shards if shard in where.values()]
+    outputs = [p.communicate() for p in running]
+    return subprocess.CompletedProcess(["nbgrader", "autograde", assignment], max(p.returncode for p in running),
+                                       "".join(o for o, _ in outputs), "".join(e for _, e in outputs))
 
 
-def cell_scores(course, student):
+def gradebook_of(course, student):
+    """The gradebook.db that recorded `student` (autograde may have graded them in a shard of `course`)."""
+    try:
+        with open(os.path.join(course, SHARDS), encoding="utf-8") as f:
+            return os.path.join(json.load(f).get(student, course), "gradebook.db")
+    except OSError:
+        return os.path.join(course, "gradebook.db")
+
+
+def cell_scores(course, student, assignment="mlp"):
     """{test cell grade_id: auto score} from the gradebook (empty if nbgrader recorded nothing)."""
-    with Gradebook(f"sqlite:///{os.path.join(course, 'gradebook.db')}", course_id=COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{gradebook_of(course, student)}", course_id=COURSE_ID) as gb:
         try:
-            notebook = gb.find_submission_notebook("mlp", "mlp", student)
+            notebook = gb.find_submission_notebook(assignment, assignment, student)
         except Exception:  # noqa: BLE001 - MissingEntry: no submission recorded
             return {}
         return {g.name: g.auto_score for g in notebook.grades if g.name.startswith("test_")}
