@@ -6,7 +6,9 @@ unreadable invalid_json: both assignments are released, autograded, synced and e
 Checked: each multiclass example's automatic score is the one its code deserves (the catalogue's exact
 failing checks) and `python -m autograder grade`'s; the five written answers are left for Formgrader
 (no score, "needs manual grading"); a manual score given as Formgrader gives it joins the export's total,
-and survives a second sync. Slow (a kernel importing torch per submission): marked `slow`, except the
+and survives a second sync. A fixed sample of the hand-written corpus (tests/multiclass_corpus.py: a mutant
+per auto-graded check, and every sixth correct alternative) goes through the same run: the score
+nbgrader records is the one the sandboxed batch grades of tests/test_multiclass.py require. Slow (a kernel importing torch per submission): marked `slow`, except the
 check that the committed examples are the catalogue's and are recognised as multiclass.
 """
 import csv
@@ -22,12 +24,30 @@ from autograder.assignments import get
 from examples.catalogue import SUBMISSIONS
 from examples.multiclass_catalogue import EXAMPLES, build
 from nbgrader_course import COURSE_ID, make_course, nbgrader
+from tests import multiclass_corpus
 
 CHECKS = get("multiclass").checks
 AUTO = sum(c.points for c in CHECKS.values())                 # 80
 ANSWERS = ["answer_hidden_sizes", "answer_activations", "answer_learning_rates", "answer_batch_sizes",
            "answer_gradient_norms"]
 MLP = ("perfect", "invalid_json")
+
+
+def one_mutant_per_check():
+    """The first mutant of the corpus for each auto-graded check (the spiral run counts only for the
+    mutants that break nothing else): 8 notebooks, every part of the assignment."""
+    seen, sample = set(), []
+    for mutant in multiclass_corpus.MUTANTS:
+        own = set(mutant.fails) - {multiclass_corpus.SPIRAL} or {multiclass_corpus.SPIRAL}
+        if not own & seen:
+            seen |= own
+            sample.append(mutant)
+    return sample
+
+
+CORPUS_SAMPLE = one_mutant_per_check() + multiclass_corpus.ALTERNATIVES[::6]
+CORPUS_STUDENTS = {"corpus_" + e.name: e for e in CORPUS_SAMPLE}
+MC_STUDENTS = [e.name for e in EXAMPLES] + list(CORPUS_STUDENTS)
 
 
 def run(course, *args):
@@ -83,9 +103,11 @@ def course(tmp_path_factory):
     given.mkdir()
     for name in [e.name for e in EXAMPLES] + list(MLP):
         shutil.copy(os.path.join(SUBMISSIONS, name + ".ipynb"), given)
+    for student, example in CORPUS_STUDENTS.items():
+        (given / (student + ".ipynb")).write_text(multiclass_corpus.build(example), encoding="utf-8")
     proc = run(course, "nbgrader-run", "--submissions", str(given))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return course, parse_table(proc.stdout, {e.name for e in EXAMPLES} | set(MLP)), proc.stdout
+    return course, parse_table(proc.stdout, set(MC_STUDENTS) | set(MLP)), proc.stdout
 
 
 @pytest.mark.slow
@@ -115,6 +137,23 @@ def test_each_multiclass_example_gets_the_automatic_score_its_code_deserves(cour
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("student", list(CORPUS_STUDENTS))
+def test_the_corpus_sample_gets_the_same_score_through_nbgrader(course, student):
+    """Each corpus notebook's recorded score is what it deserves: full marks for an alternative, the
+    points of its part (and, for a broken model or optimiser, of the spiral run) lost for a mutant;
+    the pytest path says the same. The in-kernel run (never recorded) can only say less: the visible
+    asserts use the student's own functions, so a broken forward also fails backward's visible test."""
+    course_dir, table, _ = course
+    example, row = CORPUS_STUDENTS[student], table[student]
+    deserved = AUTO - sum(CHECKS[name].points for name in example.fails)
+    assert row["assignment"] == "multiclass" and row["manual"] == "0/20"
+    assert float(row["auto"]) == float(row["score"]) == float(row["pytest"]) == deserved, row
+    assert float(row["kernel"]) <= deserved if example.fails else float(row["kernel"]) == deserved, row
+    cells = grades(course_dir, student)
+    assert {name for name in CHECKS if cells[f"test_{name}"]["auto_score"] < CHECKS[name].points} == set(example.fails)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("student", ["mc_perfect", "mc_backward_wrong_sign"])
 def test_the_recorded_score_is_python_m_autograder_grades(course, student, tmp_path):
     course_dir, table, _ = course
@@ -132,13 +171,13 @@ def test_one_run_grades_both_assignments_and_one_export_holds_them(course):
     assert "release: nbgrader generate_assignment mlp" in stdout
     assert "release: nbgrader generate_assignment multiclass" in stdout
     rows = exported(course_dir)
-    students = {e.name for e in EXAMPLES} | set(MLP)
+    students = set(MC_STUDENTS) | set(MLP)
     assert set(rows) == {(s, a) for s in students for a in ("mlp", "multiclass")}, "a row per student per assignment"
     assert float(rows[("perfect", "mlp")]["raw_score"]) == 100
     for example in EXAMPLES:
         assert os.path.exists(os.path.join(course_dir, "feedback", example.name, "multiclass", "multiclass.html"))
-    assert f"written: feedback/<student>/multiclass/multiclass.html for {len(EXAMPLES)} of the {len(EXAMPLES)} " \
-           in stdout
+    assert f"written: feedback/<student>/multiclass/multiclass.html for {len(MC_STUDENTS)} of the " \
+           f"{len(MC_STUDENTS)} " in stdout
     assert "1 submission(s) need manual grading in Formgrader" in stdout      # mc_perfect: the others wrote none
 
 
