@@ -1,30 +1,40 @@
 """Generated mutants of the instructor's solution cells: how much wrong code the grader catches.
 
-    python scripts/generate_mutants.py              # generate, classify (cached), write notebooks
-    python scripts/generate_mutants.py --grade      # ... and grade the non-equivalent ones (pytest path)
-    python scripts/generate_mutants.py --nbgrader N # ... and a fixed sample of N with `nbgrader autograde`
+    python scripts/generate_mutants.py                      # every assignment with a differential.py
+    python scripts/generate_mutants.py --assignment mlp     # one assignment
+    python scripts/generate_mutants.py --grade              # ... and grade the non-equivalent ones (pytest path)
+
+The machinery here is generic; what is specific to an assignment (its solution cells in order, the
+reference namespace from src/, the probe battery and its families, the src/ files in the fingerprint,
+the sampling sizes, an optional printed-lines note) lives in ONE module per assignment,
+``autograder/assignments/<id>/differential.py`` (grading-side tooling: never imported by the grader,
+not bound in the sandbox). Paths come from the registry, ``autograder.assignments.get(id)``.
 
 1. Mutation: every single-point AST mutation (Python `ast` + `ast.unparse`) of the code inside the
-   ``### BEGIN/END SOLUTION`` regions of each solution cell of source/mlp/mlp.ipynb (the scaffold
-   the students receive, such as ``__init__`` and ``set_parameters``, is not mutated). The mutated
-   statement is unparsed and spliced back in place of the original lines, so the rest of the cell
-   keeps its text. Deterministic: fixed traversal order; when there are more than MAX_ALL mutants
-   a fixed-seed sample is taken per (cell, operator) so every cell and every operator is represented.
-2. Equivalence by differential testing: each mutant runs (setup cell + solution cells, the mutated
-   one swapped in) in a forked child with a wall-clock limit; a fixed battery of probes (PROBES)
-   compares every graded function with the reference in src/. A mutant whose every observation
-   matches (rtol 1e-9) is EQUIVALENT; otherwise the first differing observation is its witness.
-   Cached in tests/generated/classification.json, keyed by the hash of the source notebook, src/
-   and this script.
-3. Notebooks: tests/generated/notebooks/<id>.ipynb, built from the release like examples/catalogue.py
-   (not committed: rebuilt from mutants.json by `write_notebooks`).
-4. Grading: `autograder.batch.grade_class`; a mutant is KILLED when it scores < 100.
+   ``### BEGIN/END SOLUTION`` regions of the assignment's solution cells (differential.CELLS) of its
+   source notebook (the scaffold the students receive, such as ``__init__`` and ``set_parameters``, is
+   not mutated). The mutated statement is unparsed and spliced back in place of the original lines,
+   so the rest of the cell keeps its text. Deterministic: fixed traversal order; when there are more
+   than MAX_ALL mutants a fixed-seed sample is taken per (cell, operator) so every cell and every
+   operator is represented.
+2. Equivalence by differential testing: each mutant runs (the release's setup cell + the solution
+   cells, the mutated one swapped in) in a forked child with a wall-clock limit; the assignment's
+   battery of probes (differential.probes) compares every graded function with the reference in
+   src/. A mutant whose every observation matches (rtol 1e-9) is EQUIVALENT; otherwise the first
+   differing observation is its witness. Cached in tests/generated/<id>/classification.json, keyed
+   by the hash of the mutated cells and the setup cell, the src/ files the battery reads,
+   differential.py and this script.
+3. Notebooks: tests/generated/notebooks/<id>/<mutant>.ipynb, built from the release like
+   examples/catalogue.py (not committed: rebuilt from mutants.json by `write_notebooks`).
+4. Grading: `autograder.batch.grade_class`; a mutant is KILLED when it scores below the assignment's
+   auto-graded maximum (`max_score`).
 """
 import argparse
 import ast
 import contextlib
 import copy
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -36,29 +46,98 @@ import signal
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-SOURCE = os.path.join(ROOT, "source", "mlp", "mlp.ipynb")
-RELEASE = os.path.join(ROOT, "release", "mlp", "mlp.ipynb")
-RELEASE_DIR = os.path.dirname(RELEASE)
-OUT = os.path.join(ROOT, "tests", "generated")
-NOTEBOOKS = os.path.join(OUT, "notebooks")
-MUTANTS_JSON = os.path.join(OUT, "mutants.json")
-CLASSIFICATION_JSON = os.path.join(OUT, "classification.json")
-GRADES_JSON = os.path.join(OUT, "grades.json")
-SURVIVORS_MD = os.path.join(OUT, "survivors.md")
+from autograder import assignments  # noqa: E402
 
-CELL_ORDER = ("activations", "model", "gradient_check", "sgd", "evaluate", "train")
+GENERATED = os.path.join(ROOT, "tests", "generated")
+NOTEBOOKS = os.path.join(GENERATED, "notebooks")      # not committed (.gitignore)
+
 OPERATORS = ("arith", "compare", "constant", "axis", "index", "transpose", "statement", "args",
              "unary", "boolean", "return", "call")
-MAX_ALL = 600          # more than this: sample
-SAMPLE_TOTAL = 380     # the sample's size (before dropping duplicates)
 SEED = 20240611
 RTOL, ATOL = 1e-9, 1e-15
-MUTANT_TIMEOUT = 20.0  # seconds per mutant's differential run
+
+
+# --- the assignment ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """One assignment's generated mutants: its registry entry, its differential module, its outputs."""
+    name: str
+    assignment: object        # autograder.assignments.Assignment
+    differential: object      # the module autograder/assignments/<id>/differential.py
+
+    @property
+    def cells(self):
+        return tuple(self.differential.CELLS)
+
+    @property
+    def out(self):
+        return os.path.join(GENERATED, self.name)
+
+    @property
+    def notebooks(self):
+        return os.path.join(NOTEBOOKS, self.name)
+
+    @property
+    def mutants_json(self):
+        return os.path.join(self.out, "mutants.json")
+
+    @property
+    def classification_json(self):
+        return os.path.join(self.out, "classification.json")
+
+    @property
+    def grades_json(self):
+        return os.path.join(self.out, "grades.json")
+
+    @property
+    def survivors_md(self):
+        return os.path.join(self.out, "survivors.md")
+
+    @property
+    def max_all(self):
+        return self.differential.MAX_ALL
+
+    @property
+    def sample_total(self):
+        return self.differential.SAMPLE_TOTAL
+
+    @property
+    def timeout(self):
+        return getattr(self.differential, "MUTANT_TIMEOUT", 20.0)
+
+
+def _differential_path(name):
+    return os.path.join(ROOT, "autograder", "assignments", name, "differential.py")
+
+
+def names():
+    """The assignments that have a differential.py (those the mutants are generated for), sorted."""
+    return [n for n in assignments.names() if os.path.isfile(_differential_path(n))]
+
+
+_TARGETS = {}
+
+
+def target(name):
+    """The Target of assignment `name` (its differential module imported once)."""
+    if name not in _TARGETS:
+        if name not in names():
+            raise assignments.UnknownAssignment(f"assignment '{name}' has no differential.py (have: {names()})")
+        _TARGETS[name] = Target(name, assignments.get(name),
+                                importlib.import_module(f"autograder.assignments.{name}.differential"))
+    return _TARGETS[name]
+
+
+def generated_names():
+    """The assignments with committed generated mutants (tests/generated/<id>/mutants.json)."""
+    return [n for n in names() if os.path.isfile(target(n).mutants_json)]
 
 
 # --- the solution cells -------------------------------------------------------------------------
@@ -76,11 +155,12 @@ def _text(cell):
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-def solution_cells():
-    """{grade_id: (code with the markers removed, set of 1-based line numbers inside a solution region)}."""
-    out = {}
-    for cell in _cells(SOURCE):
-        if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+def solution_cells(t):
+    """{grade_id: (code with the markers removed, set of 1-based line numbers inside a solution region)}
+    of the assignment's mutated cells (t.cells), in that order."""
+    found = {}
+    for cell in _cells(t.assignment.source_notebook):
+        if not cell.get("metadata", {}).get("nbgrader", {}).get("solution") or _gid(cell) not in t.cells:
             continue
         lines, region, inside = [], set(), False
         for line in _text(cell).split("\n"):
@@ -93,12 +173,20 @@ def solution_cells():
             lines.append(line)
             if inside:
                 region.add(len(lines))
-        out[_gid(cell)] = ("\n".join(lines), region)
-    return out
+        found[_gid(cell)] = ("\n".join(lines), region)
+    missing = set(t.cells) - set(found)
+    if missing:
+        raise ValueError(f"{t.name}: no solution cell {sorted(missing)} in {t.assignment.source_notebook}")
+    return {gid: found[gid] for gid in t.cells}
 
 
-def setup_code():
-    return next(_text(c) for c in _cells(RELEASE) if _gid(c) == "setup")
+def solution_code(t):
+    """{grade_id: the instructor's code} of the mutated cells."""
+    return {gid: code for gid, (code, _) in solution_cells(t).items()}
+
+
+def setup_code(t):
+    return next(_text(c) for c in _cells(t.assignment.release_notebook) if _gid(c) == "setup")
 
 
 # --- the mutation operators -----------------------------------------------------------------------
@@ -357,10 +445,11 @@ def _mutate(code, tree, path, op, fn):
     return mutated, diff
 
 
-def generate_all():
+
+def generate_all(t):
     """Every single-point mutant: [{id, cell, operator, description, line, diff, code}], deduplicated."""
     mutants, seen = [], set()
-    for gid, (code, region) in solution_cells().items():
+    for gid, (code, region) in solution_cells(t).items():
         tree = ast.parse(code)
         counters = {}
         seen.add((gid, code))
@@ -380,10 +469,11 @@ def generate_all():
     return mutants
 
 
-def sample(mutants, total=SAMPLE_TOTAL, seed=SEED):
-    """A deterministic sample of about `total`: each (cell, operator) group gets a share proportional
-    to its size, at least 2 (or all of it when smaller), drawn with a fixed seed; original order kept."""
-    if len(mutants) <= MAX_ALL:
+def sample(t, mutants, seed=SEED):
+    """A deterministic sample of about t.sample_total: each (cell, operator) group gets a share
+    proportional to its size, at least 2 (or all of it when smaller), drawn with a fixed seed;
+    original order kept. All of them when there are at most t.max_all."""
+    if len(mutants) <= t.max_all:
         return list(mutants)
     groups = {}
     for m in mutants:
@@ -392,38 +482,35 @@ def sample(mutants, total=SAMPLE_TOTAL, seed=SEED):
     keep = set()
     for key in sorted(groups):
         group = groups[key]
-        k = min(len(group), max(2, round(total * len(group) / len(mutants))))
+        k = min(len(group), max(2, round(t.sample_total * len(group) / len(mutants))))
         keep.update(m["id"] for m in rng.sample(group, k))
     return [m for m in mutants if m["id"] in keep]
 
 
-def fingerprint():
+def fingerprint(t):
+    """What the mutants and their classification depend on: the mutated cells' text and the setup
+    cell (not the test cells: editing a visible test leaves them valid), the src/ files the battery
+    reads, the battery (differential.py) and this script."""
     digest = hashlib.sha256()
-    paths = [SOURCE, RELEASE, os.path.abspath(__file__)]
-    # the reference modules the differential tests use (not the other assignments' src files)
-    paths += [os.path.join(ROOT, "src", n) for n in ("activations.py", "data.py", "gradient_check.py", "models.py",
-                                                     "optimization.py")]
+    cells = {_gid(c): _text(c) for c in _cells(t.assignment.source_notebook) if _gid(c) in t.cells}
+    parts = [("solution cells", json.dumps(cells, sort_keys=True).encode()), ("setup cell", setup_code(t).encode())]
+    paths = [os.path.abspath(__file__), _differential_path(t.name)]
+    paths += [os.path.join(ROOT, "src", n) for n in t.differential.SRC_FILES]
     for path in paths:
         with open(path, "rb") as f:
-            digest.update(os.path.relpath(path, ROOT).encode() + b"\0" + hashlib.sha256(f.read()).digest())
+            parts.append((os.path.relpath(path, ROOT), f.read()))
+    for name, data in parts:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     return digest.hexdigest()
 
 
 # --- differential testing --------------------------------------------------------------------------
 
-def reference_namespace():
-    from src import activations, gradient_check, models, optimization
-    return {"ReLU": activations.ReLU, "Sigmoid": activations.Sigmoid, "OneHiddenLayerMLP": models.OneHiddenLayerMLP,
-            "relative_error": gradient_check.relative_error, "numerical_gradient": gradient_check.numerical_gradient,
-            "check_all_gradients": gradient_check.check_all_gradients, "SGD": optimization.SGD,
-            "evaluate": optimization.evaluate, "train": optimization.train}
-
-
-def mutant_namespace(cells):
+def mutant_namespace(t, cells):
     """Execute the setup cell and the solution cells {gid: code} in a fresh namespace (as the grader does)."""
     ns = {"__name__": "__main__"}
-    exec(compile(setup_code(), "<setup>", "exec"), ns)
-    for gid in CELL_ORDER:
+    exec(compile(setup_code(t), "<setup>", "exec"), ns)
+    for gid in t.cells:
         exec(compile(cells[gid], f"<{gid}>", "exec"), ns)
     return ns
 
@@ -538,290 +625,29 @@ def _observe(fn):
         return _canon(e)
 
 
-def _probes(ns):
-    """[(label, thunk)]: the observable behaviour of every graded function of namespace ns.
-
-    Collaborators are the reference's (src/) so that each function is observed on its own,
-    except in the end-to-end probes."""
-    import numpy as np
-    from src import models as ref_models, optimization as ref_opt
-    RefModel, RefSGD = ref_models.OneHiddenLayerMLP, ref_opt.SGD
-    probes = []
-
-    def probe(label):
-        def register(fn):
-            probes.append((label, fn))
-            return fn
-        return register
-
-    # activations: scalars (also exactly 0, ints, extremes), arrays of several shapes, lists
-    scalars = [0.0, -0.0, 0, 3, -3, 1e-300, -1e-300, 2.5, -2.5, 1.0, -1.0, 30.0, -30.0, 700.0, -700.0,
-               750.0, -750.0, 1e4, -1e4]
-    rng = np.random.default_rng(1)
-    arrays = [rng.normal(size=7) * 3, rng.normal(size=(3, 4)) * 5, rng.normal(size=(2, 3, 2)),
-              np.array([-2, -1, 0, 1, 2]), np.array([-1e4, -800.0, -1.0, 0.0, 1.0, 800.0, 1e4]), np.zeros((2, 2))]
-    for cls in ("ReLU", "Sigmoid"):
-        for method in ("forward", "derivative"):
-            for z in scalars:
-                probe(f"{cls}().{method}({z!r})")(lambda cls=cls, method=method, z=z: np.asarray(getattr(ns[cls](), method)(z)))
-            for k, z in enumerate(arrays):
-                def call(cls=cls, method=method, z=z):
-                    arg = z.copy()
-                    out = getattr(ns[cls](), method)(arg)
-                    return np.asarray(out), np.array_equal(arg, z)
-                probe(f"{cls}().{method}(array #{k} shape {z.shape}) and input unchanged")(call)
-
-    # forward and backward: several (d, h), both activations, single sample, batch of 1, n = d, other n
-    def params(d, h, seed, scale=1.0):
-        r = np.random.default_rng(seed)
-        return {"W1": r.normal(size=(h, d)) * scale, "b1": r.normal(size=h) * 0.5 * scale,
-                "W2": r.normal(size=(1, h)) * scale, "b2": r.normal(size=1) * 0.5 * scale}
-
-    appendix = {"W1": np.array([[1.0, -2.0], [0.5, 1.0]]), "b1": np.zeros(2), "W2": np.array([[1.0, -1.0]]),
-                "b2": np.zeros(1)}
-    configs = [(2, 2, "relu", None), (3, 5, "relu", 11), (4, 4, "sigmoid", 12), (5, 2, "sigmoid", 13),
-               (1, 1, "relu", 14), (6, 10, "relu", 15), (3, 3, "sigmoid", 16), (2, 7, "sigmoid", 17)]
-    for d, h, act, seed in configs:
-        p = appendix if seed is None else params(d, h, seed)
-        r = np.random.default_rng(100 + (seed or 0))
-        inputs = ([np.array([1.0, -1.0])] if seed is None else []) + [
-            r.normal(size=d), r.normal(size=(1, d)), r.normal(size=(d, d)), r.normal(size=(3, d)),
-            r.normal(size=(7, d)) * 2]
-        for k, x in enumerate(inputs):
-            single = x.ndim == 1
-            y = float(r.normal()) if single else r.normal(size=len(x))
-            if seed is None and single:
-                y = 2.0
-
-            def fwd(d=d, h=h, act=act, p=p, x=x):
-                m = ns["OneHiddenLayerMLP"](d, h, act)
-                m.set_parameters(p)
-                arg = x.copy()
-                out = m.forward(arg)
-                return {"f": out, "f is float": isinstance(out, float), "a1": m.a1_cache, "h1": m.h1_cache,
-                        "x unchanged": np.array_equal(arg, x),
-                        "params unchanged": all(np.array_equal(v, p[n]) for n, v in m.get_parameters().items())}
-
-            def bwd(d=d, h=h, act=act, p=p, x=x, y=y):
-                m = ns["OneHiddenLayerMLP"](d, h, act)
-                m.set_parameters(p)
-                arg, yarg = x.copy(), copy.copy(y)
-                f = m.forward(arg)
-                grads = m.backward(arg, yarg, f)
-                return {"grads": grads, "x unchanged": np.array_equal(arg, x),
-                        "y unchanged": np.array_equal(yarg, y),
-                        "params unchanged": all(np.array_equal(v, p[n]) for n, v in m.get_parameters().items())}
-            probe(f"forward d={d} h={h} {act} x{x.shape}")(fwd)
-            probe(f"backward d={d} h={h} {act} x{x.shape}")(bwd)
-
-        def bwd_int_y(d=d, h=h, act=act, p=p):
-            m = ns["OneHiddenLayerMLP"](d, h, act)
-            m.set_parameters(p)
-            x = np.random.default_rng(7).normal(size=(4, d))
-            return m.backward(x, np.array([0, 1, 1, 0]), m.forward(x))
-        probe(f"backward d={d} h={h} {act} integer y batch")(bwd_int_y)
-
-    # relative_error
-    r = np.random.default_rng(3)
-    a, b = r.normal(size=(3, 4)), r.normal(size=(3, 4))
-    pairs = [(a, b), (a, a), (a, -a), (np.zeros(3), np.zeros(3)), (a, a + 1e-8), (a * 1e-13, b * 1e-13),
-             (np.array([0.0, 1.0]), np.array([0.0, 1.1])), (1.0, 1.0001), (np.array([1e-14, 0.0]), np.array([0.0, 0.0]))]
-    for k, (u, v) in enumerate(pairs):
-        probe(f"relative_error pair #{k}")(lambda u=u, v=v: (lambda out: (out, isinstance(out, float)))(ns["relative_error"](u, v)))
-    probe("relative_error eps=1e-6")(lambda: ns["relative_error"](a * 1e-7, b * 1e-7, 1e-6))
-    probe("relative_error eps=1e-6 zeros")(lambda: ns["relative_error"](np.array([1e-7, 0.0]), np.zeros(2), eps=1e-6))
-
-    # numerical_gradient: cubic of a 2-D theta, 1-D, 0-D, non-default epsilon; restored exactly, in place
-    cases = [(lambda t: float(np.sum(t ** 3) + np.sum(t[0] * t[-1])), np.random.default_rng(4).normal(size=(2, 3)), {}),
-             (lambda t: float(np.sum(t ** 2)), np.array([1.0, 2.0]), {"epsilon": 1e-5}),
-             (lambda t: float(np.sin(t).sum() + t.sum() ** 2), np.array([0.3, -1.2, 2.0]), {"epsilon": 1e-3}),
-             (lambda t: float(np.exp(t).sum()), np.array([[0.1, 0.2], [-0.5, 1.5]]), {"epsilon": 1e-4}),
-             (lambda t: float(t.sum() ** 3), np.array([0.7]), {}),
-             (lambda t: float(np.sum(np.abs(t))), np.array([0.0, 1.0, -2.0]), {"epsilon": 0.5})]
-    for k, (fun, theta, kw) in enumerate(cases):
-        def num(fun=fun, theta=theta, kw=kw):
-            arg, calls = theta.copy(), []
-
-            def f(t):
-                calls.append((t is arg, np.array(t, dtype=float)))
-                return fun(t)
-            grad = ns["numerical_gradient"](f, arg, **kw)
-            return {"grad": grad, "theta restored": np.array_equal(arg, theta), "theta": arg,
-                    "calls": len(calls), "in place": all(c[0] for c in calls),
-                    "points": [c[1] for c in calls][:24]}
-        probe(f"numerical_gradient case #{k} theta{theta.shape} {kw}")(num)
-
-    # check_all_gradients on reference models: right, zero and large gradients, batches, wrong models
-    class WrongW2(RefModel):
-        def backward(self, x, y, f):
-            g = super().backward(x, y, f)
-            g["dL_dW2"] = g["dL_dW2"] * 1.001
-            return g
-
-    class WrongB1(RefModel):
-        def backward(self, x, y, f):
-            g = super().backward(x, y, f)
-            g["dL_db1"] = g["dL_db1"] + 1e-4
-            return g
-
-    class Transposed(RefModel):
-        def backward(self, x, y, f):
-            g = super().backward(x, y, f)
-            g["dL_dW1"] = g["dL_dW1"][::-1].copy()
-            return g
-
-    dead = params(3, 4, 21)
-    dead["b1"] = -10.0 * np.ones(4)
-    gc_cases = [("relu single", RefModel, 3, 4, "relu", params(3, 4, 20), (3,), 0.7, {}),
-                ("sigmoid batch", RefModel, 2, 3, "sigmoid", params(2, 3, 22), (5, 2), None, {}),
-                ("relu dead (zero gradients)", RefModel, 3, 4, "relu", dead, (3,), 1.0, {}),
-                ("relu large", RefModel, 3, 4, "relu", params(3, 4, 23, scale=30.0), (2, 3), None, {}),
-                ("wrong dW2", WrongW2, 3, 4, "sigmoid", params(3, 4, 24), (4, 3), None, {}),
-                ("wrong db1", WrongB1, 2, 5, "relu", params(2, 5, 25), (2,), 0.3, {}),
-                ("wrong W1 rows", Transposed, 3, 4, "relu", params(3, 4, 26), (3, 3), None, {}),
-                ("eps/threshold", RefModel, 3, 4, "sigmoid", params(3, 4, 27), (3,), -0.4,
-                 {"epsilon": 1e-4, "threshold": 1e-9}),
-                ("threshold 0 on zero gradients (0 < 0 is False)", RefModel, 3, 4, "relu", dead, (3,), 1.0,
-                 {"threshold": 0.0}),
-                ("loose threshold wrong", WrongW2, 3, 4, "relu", params(3, 4, 28), (2, 3), None,
-                 {"epsilon": 1e-6, "threshold": 1e-2})]
-    for label, cls, d, h, act, p, xshape, yv, kw in gc_cases:
-        def gc(cls=cls, d=d, h=h, act=act, p=p, xshape=xshape, yv=yv, kw=kw):
-            m = cls(d, h, act)
-            m.set_parameters(p)
-            r = np.random.default_rng(30)
-            x = r.normal(size=xshape)
-            y = yv if yv is not None else r.normal(size=xshape[0])
-            xc = x.copy()
-            res = ns["check_all_gradients"](m, x, y, **kw)
-            return {"results": res, "params restored": all(np.array_equal(v, p[n]) for n, v in m.get_parameters().items()),
-                    "x unchanged": np.array_equal(x, xc),
-                    "results are dicts": sorted(res) if isinstance(res, dict) else None}
-        probe(f"check_all_gradients {label}")(gc)
-
-    # SGD: default and other learning rates, exact
-    for lr in (None, 0.05, 1.0, 0.0, 2.5):
-        def sgd(lr=lr):
-            m = RefModel(3, 4, "relu")
-            p = params(3, 4, 40)
-            m.set_parameters(p)
-            r = np.random.default_rng(41)
-            grads = {"dL_d" + n: r.normal(size=v.shape) for n, v in p.items()}
-            before = {k: v.copy() for k, v in grads.items()}
-            opt = ns["SGD"]() if lr is None else ns["SGD"](lr)
-            out = opt.step(m, grads)
-            return {"params": m.get_parameters(), "grads unchanged": all(np.array_equal(grads[k], before[k]) for k in grads),
-                    "returns": out is None}
-        probe(f"SGD(learning_rate={lr}).step")(sgd)
-
-    # evaluate: a stand-in model with outputs exactly at the threshold, several thresholds, real models
-    class Fixed:
-        def __init__(self, f):
-            self.f, self.seen = f, []
-
-        def forward(self, X):
-            self.seen.append(np.array(X))
-            return self.f.copy()
-
-    f_fixed = np.array([0.5, 0.49999, 0.50001, 0.3, 0.7, 1.2, -0.1, 0.5, 0.3, 0.29999])
-    y_fixed = np.array([1, 0, 1, 0, 1, 1, 0, 0, 1, 0])
-    X_fixed = np.random.default_rng(50).normal(size=(10, 2))
-    for thr in (None, 0.5, 0.3, 0.7, 0.0):
-        for yv in (y_fixed, y_fixed.astype(float)):
-            def ev(thr=thr, yv=yv):
-                m = Fixed(f_fixed)
-                X = X_fixed.copy()
-                out = ns["evaluate"](m, X, yv.copy()) if thr is None else ns["evaluate"](m, X, yv.copy(), thr)
-                return {"out": out, "types": {k: isinstance(v, float) for k, v in out.items()} if isinstance(out, dict) else None,
-                        "X unchanged": np.array_equal(X, X_fixed), "forward calls": len(m.seen),
-                        "forward got X": all(np.array_equal(s, X_fixed) for s in m.seen)}
-            probe(f"evaluate threshold={thr} y {yv.dtype}")(ev)
-    for act in ("relu", "sigmoid"):
-        def ev_model(act=act):
-            m = RefModel(3, 6, act)
-            m.set_parameters(params(3, 6, 51))
-            r = np.random.default_rng(52)
-            X, y = r.normal(size=(9, 3)), (r.random(9) > 0.5).astype(int)
-            return ns["evaluate"](m, X, y), ns["evaluate"](m, X, y, threshold=0.1)
-        probe(f"evaluate on a model ({act})")(ev_model)
-
-    # train: a recording reference model and optimizer; several n / batch sizes / epochs; same seed
-    class Recording(RefModel):
-        log = None
-
-        def forward(self, x):
-            self.log.append(("forward", np.shape(x), float(np.sum(x))))
-            return super().forward(x)
-
-        def backward(self, x, y, f):
-            self.log.append(("backward", np.shape(x), float(np.sum(x)), float(np.sum(y))))
-            return super().backward(x, y, f)
-
-    class RecordingSGD(RefSGD):
-        def step(self, model, grads):
-            model.log.append(("step", sorted(grads)))
-            return super().step(model, grads)
-
-    train_cases = [(10, 3, 3, True, {}), (8, 8, 2, False, {}), (5, 1, 2, True, {}), (7, 32, 2, True, {}),
-                   (6, 4, 1, False, {}), (9, 2, 0, True, {}), (12, 5, 2, True, {"verbose": True, "print_every": 1}),
-                   (11, 4, 3, False, {"verbose": True, "print_every": 2}), (40, None, None, True, {})]
-    for n, bs, ep, val, kw in train_cases:
-        def tr(n=n, bs=bs, ep=ep, val=val, kw=kw):
-            r = np.random.default_rng(60 + n)
-            X, y = r.normal(size=(n, 3)), (r.random(n) > 0.5).astype(float)
-            Xv, yv = r.normal(size=(4, 3)), np.array([0.0, 1.0, 1.0, 0.0])
-            m = Recording(3, 5, "sigmoid", seed=61)
-            m.log = []
-            Xc, yc = X.copy(), y.copy()
-            args = {}
-            if bs is not None:
-                args.update(batch_size=bs, n_epochs=ep)
-            if val:
-                args.update(X_val=Xv, y_val=yv)
-            np.random.seed(62)
-            hist = ns["train"](m, X, y, RecordingSGD(0.1), **args, **kw)
-            return {"history": hist, "params": m.get_parameters(), "calls": m.log[:400], "n calls": len(m.log),
-                    "X, y unchanged": np.array_equal(X, Xc) and np.array_equal(y, yc),
-                    "rng after": float(np.random.random())}
-        probe(f"train n={n} batch_size={bs} n_epochs={ep} val={val} {kw}")(tr)
-
-    def tr_int_y():
-        r = np.random.default_rng(70)
-        X, y = r.normal(size=(9, 2)), (r.random(9) > 0.5).astype(int)
-        m = RefModel(2, 4, "relu", seed=71)
-        np.random.seed(72)
-        hist = ns["train"](m, X, y, RefSGD(0.2), n_epochs=2, batch_size=4, X_val=X[:3], y_val=y[:3])
-        return {"history": hist, "params": m.get_parameters()}
-    probe("train integer labels")(tr_int_y)
-
-    # end to end: the namespace's own model, SGD, train and evaluate on XOR-like data
-    for act, hidden, lr, bs in (("relu", 8, 0.05, 4), ("sigmoid", 6, 0.5, 1), ("relu", 16, 0.02, 1)):
-        def e2e(act=act, hidden=hidden, lr=lr, bs=bs):
-            r = np.random.default_rng(80)
-            X = r.uniform(-1, 1, size=(40, 2))
-            y = ((X[:, 0] > 0) != (X[:, 1] > 0)).astype(float)
-            np.random.seed(81)
-            m = ns["OneHiddenLayerMLP"](2, hidden, act)
-            hist = ns["train"](m, X[:30], y[:30], ns["SGD"](lr), n_epochs=3, batch_size=bs, X_val=X[30:], y_val=y[30:])
-            return {"history": hist, "params": m.get_parameters(), "eval": ns["evaluate"](m, X[30:], y[30:])}
-        probe(f"end to end: own model/SGD/train ({act}, hidden {hidden}, lr {lr}, batch {bs})")(e2e)
-    return probes
+def observations(t, ns):
+    return [(label, _observe(fn)) for label, fn in t.differential.probes(ns)]
 
 
-def observations(ns):
-    return [(label, _observe(fn)) for label, fn in _probes(ns)]
+def family_of(t, label):
+    """The probe family a label belongs to (the first of differential.FAMILIES it starts with)."""
+    return next(f for f in t.differential.FAMILIES if label.startswith(f))
 
 
-def witness(reference_obs, cells):
-    """None if the namespace built from `cells` matches every reference observation, else the first difference."""
+def witness(t, reference_obs, cells):
+    """{} if the namespace built from `cells` matches every reference observation, else
+    {family: the first difference in that family}."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            ns = mutant_namespace(cells)
+            ns = mutant_namespace(t, cells)
     except BaseException as e:  # noqa: BLE001
         return {"definition": f"the cells fail to run: {type(e).__name__}: {str(e)[:120]}"}
     found = {}
-    for (label, expected), (label2, fn) in zip(reference_obs, _probes(ns)):
-        family = family_of(label)
+    probes = t.differential.probes(ns)
+    if [label for label, _ in probes] != [label for label, _ in reference_obs]:
+        raise RuntimeError(f"{t.name}: the probe battery is not deterministic (labels differ)")
+    for (label, expected), (_, fn) in zip(reference_obs, probes):
+        family = family_of(t, label)
         if family in found:
             continue
         got = _observe(fn)
@@ -831,51 +657,45 @@ def witness(reference_obs, cells):
     return found
 
 
-FAMILIES = ("ReLU", "Sigmoid", "forward", "backward", "relative_error", "numerical_gradient", "check_all_gradients",
-            "SGD", "evaluate", "train", "end to end")
+def _printed_lines(t, cells):
+    """The optional printed-lines note's data (None when the assignment has no printed_lines)."""
+    if not hasattr(t.differential, "printed_lines"):
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        return t.differential.printed_lines(mutant_namespace(t, cells))
 
 
-def family_of(label):
-    return next(f for f in FAMILIES if label.startswith(f))
-
-
-def printed_lines(ns):
-    """How many lines train prints, per verbose setting (printing is not graded: a note, not a difference)."""
-    import numpy as np
-    from src import models, optimization
-    out = []
-    for verbose, every in ((False, 10), (True, 1), (True, 2), (True, 10)):
-        buf = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(buf):
-                m = models.OneHiddenLayerMLP(2, 3, "relu", seed=1)
-                X = np.random.default_rng(2).normal(size=(6, 2))
-                ns["train"](m, X, X[:, 0] > 0, optimization.SGD(0.1), n_epochs=5, batch_size=4, verbose=verbose,
-                            print_every=every)
-        except Exception as e:  # noqa: BLE001
-            out.append(type(e).__name__)
-            continue
-        out.append(len(buf.getvalue().splitlines()))
-    return out
-
-
-def _prepare_parent():
+def _prepare_parent(t):
+    """Import once, in the parent, what every child needs (the forks then start warm): the release's
+    helper modules (those of another assignment's release, with the same names, are dropped first),
+    matplotlib (Agg), and whatever the differential module prepares (optional `prepare()`)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    if RELEASE_DIR not in sys.path:
-        sys.path.insert(0, RELEASE_DIR)
+    others = {os.path.realpath(os.path.join(ROOT, "release", n)) for n in assignments.names() if n != t.name}
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") not in others]
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if where and os.path.realpath(os.path.dirname(where)) in others:
+            del sys.modules[name]
+    if t.assignment.release_dir in sys.path:
+        sys.path.remove(t.assignment.release_dir)
+    sys.path.insert(0, t.assignment.release_dir)
     import matplotlib
     matplotlib.use("Agg")
     import numpy  # noqa: F401
-    mutant_namespace({gid: code for gid, (code, _) in solution_cells().items()})   # imports data, visualization
-
-
-def classify(mutants, jobs=2, timeout=MUTANT_TIMEOUT, progress=True):
-    """{id: {"equivalent": bool, "witness": str}}: each mutant in a forked child with a wall limit."""
-    _prepare_parent()
-    reference = observations(reference_namespace())
+    if hasattr(t.differential, "prepare"):
+        t.differential.prepare()
     with contextlib.redirect_stdout(io.StringIO()):
-        reference_lines = printed_lines(mutant_namespace({gid: code for gid, (code, _) in solution_cells().items()}))
-    base = {gid: code for gid, (code, _) in solution_cells().items()}
+        mutant_namespace(t, solution_code(t))       # imports the setup cell's modules
+
+
+def classify(t, mutants, jobs=2, timeout=None, progress=True):
+    """{id: {"equivalent": bool, "witness": str, "witnesses", "note"}}: each mutant in a forked child
+    with a wall limit."""
+    timeout = t.timeout if timeout is None else timeout
+    _prepare_parent(t)
+    reference = observations(t, t.differential.reference_namespace())
+    base = solution_code(t)
+    reference_lines = _printed_lines(t, base)
     todo, running, results = list(mutants), {}, {}
     start = time.monotonic()
 
@@ -887,11 +707,10 @@ def classify(mutants, jobs=2, timeout=MUTANT_TIMEOUT, progress=True):
             try:
                 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
                 cells = dict(base, **{m["cell"]: m["code"]})
-                found = witness(reference, cells)
+                found = witness(t, reference, cells)
                 note = ""
-                if not found:
-                    with contextlib.redirect_stdout(io.StringIO()):
-                        lines = printed_lines(mutant_namespace(cells))
+                if not found and reference_lines is not None:
+                    lines = _printed_lines(t, cells)
                     if lines != reference_lines:
                         note = (f"differs only in what train prints: lines printed (verbose False, every 1, 2, 10) "
                                 f"{reference_lines} -> {lines}")
@@ -911,7 +730,8 @@ def classify(mutants, jobs=2, timeout=MUTANT_TIMEOUT, progress=True):
         first = next(iter(w.values()), "")
         results[m["id"]] = {"equivalent": not w, "witness": first, "witnesses": w, "note": found.get("note", "")}
         if progress and len(results) % 50 == 0:
-            print(f"  classified {len(results)}/{len(mutants)} ({time.monotonic() - start:.0f} s)", file=sys.stderr)
+            print(f"  {t.name}: classified {len(results)}/{len(mutants)} ({time.monotonic() - start:.0f} s)",
+                  file=sys.stderr)
 
     while todo or running:
         while todo and len(running) < jobs:
@@ -940,14 +760,20 @@ def classify(mutants, jobs=2, timeout=MUTANT_TIMEOUT, progress=True):
     return results
 
 
+def original(t):
+    """The instructor's solution as a pseudo-mutant (its last cell unchanged): must be equivalent."""
+    return {"id": "__original__", "cell": t.cells[-1], "code": solution_code(t)[t.cells[-1]]}
+
+
 # --- notebooks, grading, reports -------------------------------------------------------------------
 
-def build_notebook(mutant):
-    """The student notebook: the release with every solution cell filled with the instructor's solution,
-    the mutant's cell with the mutated code (as examples/catalogue.py builds notebooks)."""
+def build_notebook(t, mutant):
+    """The student notebook: the release with every mutated cell (t.cells) filled with the instructor's
+    solution, the mutant's cell with the mutated code (as examples/catalogue.py builds notebooks); any
+    other solution cell (multiclass's experiments) is left as released."""
     import nbformat
-    release = nbformat.read(RELEASE, as_version=4)
-    cells = {gid: code for gid, (code, _) in solution_cells().items()}
+    release = nbformat.read(t.assignment.release_notebook, as_version=4)
+    cells = solution_code(t)
     if mutant is not None:
         cells[mutant["cell"]] = mutant["code"]
     for cell in release.cells:
@@ -957,58 +783,72 @@ def build_notebook(mutant):
     return nbformat.writes(release)
 
 
-def notebook_path(mutant_id):
-    return os.path.join(NOTEBOOKS, mutant_id + ".ipynb")
+def notebook_path(t, mutant_id):
+    return os.path.join(t.notebooks, mutant_id + ".ipynb")
 
 
-def write_notebooks(mutants):
-    os.makedirs(NOTEBOOKS, exist_ok=True)
+def write_notebooks(t, mutants):
+    os.makedirs(t.notebooks, exist_ok=True)
     for m in mutants:
-        text = build_notebook(m)
-        path = notebook_path(m["id"])
+        text = build_notebook(t, m)
+        path = notebook_path(t, m["id"])
         if not os.path.exists(path) or open(path, encoding="utf-8").read() != text:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
 
 
-def class_dir(mutants, directory):
-    """DIR/<id>/mlp/mlp.ipynb for each mutant (copies: the batch grader rejects links)."""
+def class_dir(t, mutants, directory):
+    """DIR/<mutant>/<id>/<notebook>.ipynb for each mutant (copies: the batch grader rejects links)."""
     for m in mutants:
-        folder = os.path.join(directory, m["id"], "mlp")
+        folder = os.path.join(directory, m["id"], t.name)
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "mlp.ipynb"), "w", encoding="utf-8") as f:
-            f.write(build_notebook(m))
+        with open(os.path.join(folder, t.assignment.notebook + ".ipynb"), "w", encoding="utf-8") as f:
+            f.write(build_notebook(t, m))
     return directory
 
 
-def grade(mutants, work, jobs=2, wall_seconds=6.0):
-    """{id: score} from the batch grader (the pytest path)."""
+def grade(t, mutants, work, jobs=2, wall_seconds=None):
+    """{id: {score, max_score, status, failed}} from the batch grader (the pytest path). wall_seconds:
+    the sandbox's wall limit (default: differential.GRADE_WALL_SECONDS if set, else the production
+    limit; a lower one only shortens the endless-loop mutants' runs)."""
     from autograder import batch
     from autograder.sandbox import Limits
-    units = batch.find_units(class_dir(mutants, os.path.join(work, "class")), ["mlp"])
-    records, _ = batch.grade_class(units, os.path.join(work, "results"), jobs=jobs,
-                                   limits=Limits(wall_seconds=wall_seconds), force=True,
+    units = batch.find_units(class_dir(t, mutants, os.path.join(work, "class")), [t.name])
+    wall_seconds = getattr(t.differential, "GRADE_WALL_SECONDS", None) if wall_seconds is None else wall_seconds
+    limits = Limits() if wall_seconds is None else Limits(wall_seconds=wall_seconds)
+    records, _ = batch.grade_class(units, os.path.join(work, "results"), jobs=jobs, limits=limits, force=True,
                                    stream=io.StringIO())
-    return {sid: {"score": r.get("score") if r else None, "status": r.get("status") if r else "missing",
-                  "failed": sorted(t.get("name", "") for t in (r or {}).get("tests", [])
-                                   if t.get("score", 0) < t.get("max_score", 0))}
+    return {sid: {"score": r.get("score") if r else None, "max_score": t.assignment.max_score,
+                  "status": r.get("status") if r else "missing",
+                  "failed": sorted(c.get("name", "") for c in (r or {}).get("tests", [])
+                                   if c.get("score", 0) < c.get("max_score", 0))}
             for (sid, _), r in records.items()}
 
 
 def killed(record):
-    return record["score"] is None or record["score"] < 100 - 1e-9
+    """Scored below the assignment's auto-graded maximum (or no score at all)."""
+    return record["score"] is None or record["score"] < record["max_score"] - 1e-9
 
 
-def load_mutants():
-    with open(MUTANTS_JSON, encoding="utf-8") as f:
+def load_mutants(t):
+    with open(t.mutants_json, encoding="utf-8") as f:
         return json.load(f)["mutants"]
 
 
-def load_classification():
+def load_classification(t):
+    """The committed classification, or None when missing or stale (another fingerprint)."""
     try:
-        with open(CLASSIFICATION_JSON, encoding="utf-8") as f:
+        with open(t.classification_json, encoding="utf-8") as f:
             data = json.load(f)
-        return data if data.get("fingerprint") == fingerprint() else None
+        return data if data.get("fingerprint") == fingerprint(t) else None
+    except (OSError, ValueError):
+        return None
+
+
+def load_grades(t):
+    try:
+        with open(t.grades_json, encoding="utf-8") as f:
+            return json.load(f)
     except (OSError, ValueError):
         return None
 
@@ -1040,72 +880,78 @@ def equivalents_table(mutants, classification):
     return "\n".join(rows) + "\n"
 
 
-def write_report(mutants, classification, grades, equivalent):
+def write_report(t, mutants, classification, grades, equivalent):
     n_killed = sum(killed(g) for g in grades.values())
-    with open(SURVIVORS_MD, "w", encoding="utf-8") as f:
+    note = ("; printing is not graded, so a mutant that differs only in what train prints is equivalent, with a note"
+            if hasattr(t.differential, "printed_lines") else "")
+    with open(t.survivors_md, "w", encoding="utf-8") as f:
         f.write(f"Survivors: {len(grades) - n_killed} of {len(grades)} non-equivalent generated mutants "
-                f"score 100 on the pytest path (kill rate {n_killed / len(grades):.1%}); {len(mutants)} mutants "
-                f"generated, {len(equivalent)} equivalent.\n\n")
+                f"score {t.assignment.max_score} (the auto-graded maximum) on the pytest path (kill rate "
+                f"{n_killed / len(grades):.1%}); {len(mutants)} mutants generated, {len(equivalent)} equivalent.\n\n")
         f.write(survivors_table(mutants, classification, grades))
-        f.write(f"\nEquivalent mutants ({len(equivalent)}: no probe tells them from src/; printing is not "
-                f"graded, so a mutant that differs only in what train prints is equivalent, with a note):\n\n")
+        f.write(f"\nEquivalent mutants ({len(equivalent)}: no probe tells them from src/{note}):\n\n")
         f.write(equivalents_table(mutants, classification))
+
+
+def run(t, args):
+    """Generate, classify (cached), write the notebooks, optionally grade: one assignment."""
+    os.makedirs(t.out, exist_ok=True)
+    t0 = time.monotonic()
+    everything = generate_all(t)
+    mutants = sample(t, everything)
+    counts = {op: sum(m["operator"] == op for m in mutants) for op in OPERATORS}
+    with open(t.mutants_json, "w", encoding="utf-8") as f:
+        json.dump({"fingerprint": fingerprint(t), "generated": len(everything), "sampled": len(mutants),
+                   "all_per_operator": {op: sum(m["operator"] == op for m in everything) for op in OPERATORS},
+                   "per_operator": counts, "mutants": mutants}, f, indent=1, ensure_ascii=False)
+    print(f"{t.name}: {len(everything)} single-point mutants, {len(mutants)} kept; per operator {counts}",
+          file=sys.stderr)
+    data = None if args.reclassify else load_classification(t)
+    if data is None or set(data["mutants"]) != {m["id"] for m in mutants}:
+        t1 = time.monotonic()
+        base = classify(t, [original(t)], jobs=1)
+        assert base["__original__"]["equivalent"] and not base["__original__"]["note"], \
+            f"{t.name}: the instructor's solution differs from src/: {base}"
+        results = classify(t, mutants, jobs=args.jobs)
+        data = {"fingerprint": fingerprint(t), "seconds": round(time.monotonic() - t1, 1), "mutants": results}
+        with open(t.classification_json, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, ensure_ascii=False)
+    classification = data["mutants"]
+    equivalent = sorted(k for k, v in classification.items() if v["equivalent"])
+    print(f"{t.name}: {len(equivalent)} equivalent, {len(mutants) - len(equivalent)} non-equivalent "
+          f"(classified in {data['seconds']} s)", file=sys.stderr)
+    if not args.no_notebooks:
+        write_notebooks(t, mutants)
+    targets = [m for m in mutants if not classification[m["id"]]["equivalent"]]
+    if args.grade:
+        import tempfile
+        t2 = time.monotonic()
+        with tempfile.TemporaryDirectory() as work:
+            grades = grade(t, targets, work, jobs=args.jobs)
+        seconds = time.monotonic() - t2
+        with open(t.grades_json, "w", encoding="utf-8") as f:
+            json.dump({"fingerprint": fingerprint(t), "seconds": round(seconds, 1), "jobs": args.jobs,
+                       "grades": grades}, f, indent=1)
+        n_killed = sum(killed(g) for g in grades.values())
+        print(f"{t.name}: graded {len(grades)} in {seconds:.0f} s: killed {n_killed} ({n_killed / len(grades):.1%})",
+              file=sys.stderr)
+    grades = (load_grades(t) or {}).get("grades")
+    if grades is not None and set(grades) == {m["id"] for m in targets}:   # the report of the last grading
+        write_report(t, mutants, classification, grades, equivalent)
+    print(f"{t.name}: total {time.monotonic() - t0:.0f} s", file=sys.stderr)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--assignment", action="append", choices=names(),
+                        help="an assignment with a differential.py (repeatable; default: all of them)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--grade", action="store_true", help="grade the non-equivalent mutants (batch grader)")
     parser.add_argument("--reclassify", action="store_true")
     parser.add_argument("--no-notebooks", action="store_true")
     args = parser.parse_args(argv)
-    os.makedirs(OUT, exist_ok=True)
-    init = os.path.join(OUT, "__init__.py")
-    if not os.path.exists(init):
-        open(init, "w").close()
-    t0 = time.monotonic()
-    everything = generate_all()
-    mutants = sample(everything)
-    counts = {op: sum(m["operator"] == op for m in mutants) for op in OPERATORS}
-    with open(MUTANTS_JSON, "w", encoding="utf-8") as f:
-        json.dump({"fingerprint": fingerprint(), "generated": len(everything), "sampled": len(mutants),
-                   "all_per_operator": {op: sum(m["operator"] == op for m in everything) for op in OPERATORS},
-                   "per_operator": counts, "mutants": mutants}, f, indent=1, ensure_ascii=False)
-    print(f"{len(everything)} single-point mutants, {len(mutants)} kept; per operator {counts}", file=sys.stderr)
-    data = None if args.reclassify else load_classification()
-    if data is None or set(data["mutants"]) != {m["id"] for m in mutants}:
-        t1 = time.monotonic()
-        base = classify([{"id": "__original__", "cell": "train", "code": solution_cells()["train"][0]}], jobs=1)
-        assert base["__original__"]["equivalent"] and not base["__original__"]["note"], \
-            f"the instructor's solution differs from src/: {base}"
-        results = classify(mutants, jobs=args.jobs)
-        data = {"fingerprint": fingerprint(), "seconds": round(time.monotonic() - t1, 1), "mutants": results}
-        with open(CLASSIFICATION_JSON, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, ensure_ascii=False)
-    classification = data["mutants"]
-    equivalent = sorted(k for k, v in classification.items() if v["equivalent"])
-    print(f"{len(equivalent)} equivalent, {len(mutants) - len(equivalent)} non-equivalent "
-          f"(classified in {data['seconds']} s)", file=sys.stderr)
-    if not args.no_notebooks:
-        write_notebooks(mutants)
-    if not args.grade and os.path.exists(GRADES_JSON):      # rewrite the report from the last grading
-        with open(GRADES_JSON, encoding="utf-8") as f:
-            grades = json.load(f)["grades"]
-        if set(grades) == {m["id"] for m in mutants if not classification[m["id"]]["equivalent"]}:
-            write_report(mutants, classification, grades, equivalent)
-    if args.grade:
-        import tempfile
-        targets = [m for m in mutants if not classification[m["id"]]["equivalent"]]
-        t2 = time.monotonic()
-        with tempfile.TemporaryDirectory() as work:
-            grades = grade(targets, work, jobs=args.jobs)
-        seconds = time.monotonic() - t2
-        n_killed = sum(killed(g) for g in grades.values())
-        with open(GRADES_JSON, "w", encoding="utf-8") as f:
-            json.dump({"fingerprint": fingerprint(), "seconds": round(seconds, 1), "grades": grades}, f, indent=1)
-        write_report(mutants, classification, grades, equivalent)
-        print(f"graded {len(grades)} in {seconds:.0f} s: killed {n_killed} ({n_killed / len(grades):.1%})", file=sys.stderr)
-    print(f"total {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    for name in args.assignment or names():
+        run(target(name), args)
 
 
 if __name__ == "__main__":
