@@ -1,6 +1,7 @@
 """Regenerate docs/grading-quality.md: how right the grades are, measured.
 
     python scripts/grading_quality.py [--rerun-study] [--seeds 200] [--no-nbgrader]
+    python scripts/grading_quality.py --saved-only        # only the Validate and generated-mutant sections
 
 1. Grades every corpus notebook (tests/corpus/: mutants and correct alternatives) in both
    paths: the pytest path (sandbox + judges) and the nbgrader path (a real `nbgrader
@@ -11,8 +12,11 @@
    largest over the correct alternatives and smallest over the mutants' failing checks.
 3. The XOR threshold study (scripts/measure_thresholds.py; saved in
    docs/xor-threshold-study.json, rerun with --rerun-study).
-4. What the visible tests catch: the section scripts/validate_rate.py --write-doc measured
-   (`nbgrader validate` on the corpus; saved in tests/corpus/validate_rate.md).
+4. What the visible tests catch, per assignment: the sections scripts/validate_rate.py --write-doc
+   measured (`nbgrader validate` on each corpus; saved in tests/corpus/validate_rate.md and
+   tests/multiclass_validate_rate.md).
+5. The generated mutants of every assignment (tests/generated/<id>/survivors.md, written by
+   `python scripts/generate_mutants.py --grade`); `--saved-only` rewrites just these sections and the Validate ones.
 """
 import argparse
 import os
@@ -36,6 +40,7 @@ from tests.corpus import ALTERNATIVES, CORPUS, HINTS, MUTANTS, path  # noqa: E40
 from tests.corpus.mutants import PARTS  # noqa: E402
 
 DOC = os.path.join(ROOT, "docs", "grading-quality.md")
+GENERATED = os.path.join(ROOT, "tests", "generated")
 GROUPS = {  # (rtol, atol) -> what the tolerance is for
     (judges.RTOL, judges.ATOL): "RTOL, ATOL: activations, forward, backward",
     (judges.NUMERICAL_RTOL, judges.NUMERICAL_ATOL): "NUMERICAL_RTOL, NUMERICAL_ATOL: numerical_gradient",
@@ -206,30 +211,58 @@ def threshold_section(study):
 
 
 def generated_section():
-    """The generated mutants (scripts/generate_mutants.py --grade writes tests/generated/survivors.md)."""
-    path = os.path.join(ROOT, "tests", "generated", "survivors.md")
-    if not os.path.exists(path):
-        return ["## Generated mutants", "", "Run `python scripts/generate_mutants.py --grade` to measure them.", ""]
-    with open(path, encoding="utf-8") as f:
-        table = f.read().strip()
-    return ["## Generated mutants", "",
-            "Every single-point mutant of the solution cells (`python scripts/generate_mutants.py --grade`: "
-            "arithmetic and comparison operators, constants, axes, indices, transposes, dropped statements, "
-            "swapped arguments, unary and boolean operators, return values, calls), each classified equivalent "
-            "or not by differential testing against `src/` on random inputs of many shapes, then graded. "
-            "`tests/test_generated_mutants.py` asserts at least 98% of the non-equivalent ones are killed by the "
-            "pytest path (all of them) and by the nbgrader path (a fixed sample of 60).", "",
-            table.replace("\n## ", "\n### "), ""]
+    """The generated mutants, per assignment (scripts/generate_mutants.py --grade writes
+    tests/generated/<id>/survivors.md)."""
+    from test_generated_mutants import KILL_RATE, NBGRADER_SAMPLE
+    found = [(name, os.path.join(GENERATED, name, "survivors.md")) for name in sorted(os.listdir(GENERATED))
+             if os.path.isfile(os.path.join(GENERATED, name, "survivors.md"))]
+    lines = ["## Generated mutants", "",
+             "Every single-point mutant of each assignment's solution cells (`python scripts/generate_mutants.py "
+             "--grade`: arithmetic and comparison operators, constants, axes, indices, transposes, dropped "
+             "statements, swapped arguments, unary and boolean operators, return values, calls), each classified "
+             "equivalent or not by differential testing against `src/` (the assignment's battery, "
+             "`autograder/assignments/<id>/differential.py`: every graded function on varied inputs), then graded; "
+             "a mutant is killed when it scores below the assignment's auto-graded maximum. "
+             f"`tests/test_generated_mutants.py` asserts at least {KILL_RATE:.0%} of the non-equivalent ones are "
+             "killed by the pytest path (all of them) and by the nbgrader path (a fixed sample spread over the cells: "
+             + ", ".join(f"{n} {NBGRADER_SAMPLE[n]}" for n in sorted(NBGRADER_SAMPLE)) + ").", ""]
+    if not found:
+        return lines + ["Run `python scripts/generate_mutants.py --grade` to measure them.", ""]
+    for name, survivors in found:
+        with open(survivors, encoding="utf-8") as f:
+            table = f.read().strip()
+        lines += [f"### {name}", "", table.replace("\n## ", "\n#### ").replace("\n### ", "\n#### "), ""]
+    return lines
+
+
+def replace_saved_sections(doc=None):
+    """Rewrite only the sections made from saved measurements (what Validate catches, per assignment,
+    and the generated mutants) in the doc: fast, nothing is graded again."""
+    doc = doc or DOC
+    with open(doc, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    start = next(k for k, line in enumerate(lines) if line.startswith("## Visible tests"))
+    end = lines.index("## Generated mutants")
+    lines = lines[:start] + validate_section() + lines[end:]
+    start = lines.index("## Generated mutants")
+    end = next((k for k in range(start + 1, len(lines)) if lines[k].startswith("## ")), len(lines))
+    with open(doc, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines[:start] + generated_section() + lines[end:]))
 
 
 def validate_section():
-    """What the visible tests catch (scripts/validate_rate.py --write-doc saves tests/corpus/validate_rate.md)."""
-    path = os.path.join(ROOT, "tests", "corpus", "validate_rate.md")
-    if not os.path.exists(path):
-        return ["## Visible tests: what `nbgrader validate` catches", "",
-                "Run `python scripts/validate_rate.py --write-doc` to measure it.", ""]
-    with open(path, encoding="utf-8") as f:
-        return [f.read().rstrip("\n"), ""]
+    """What the visible tests catch, per assignment (scripts/validate_rate.py --write-doc saves
+    validate_rate.SECTIONS: tests/corpus/validate_rate.md, tests/multiclass_validate_rate.md)."""
+    from validate_rate import SECTIONS, heading
+    lines = []
+    for name in sorted(SECTIONS):
+        if os.path.exists(SECTIONS[name]):
+            with open(SECTIONS[name], encoding="utf-8") as f:
+                lines += [f.read().rstrip("\n"), ""]
+        else:
+            lines += [heading(name), "",
+                      f"Run `python scripts/validate_rate.py --assignment {name} --write-doc` to measure it.", ""]
+    return lines
 
 
 def main(argv=None):
@@ -237,7 +270,13 @@ def main(argv=None):
     parser.add_argument("--rerun-study", action="store_true")
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--no-nbgrader", action="store_true", help="skip the nbgrader path (its column shows n/a)")
+    parser.add_argument("--saved-only", action="store_true",
+                        help="only rewrite the sections made from saved measurements: what Validate catches "
+                             "(validate_rate.SECTIONS) and the generated mutants (tests/generated/); grades nothing")
     args = parser.parse_args(argv)
+    if args.saved_only:
+        replace_saved_sections()
+        return
     t0 = time.time()
     pytest_results, errors = grade_pytest_path()
     t_pytest = time.time() - t0
