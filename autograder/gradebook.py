@@ -97,47 +97,61 @@ def cells_to_checks(gb, assignment, notebook, checks=None):
     return mapping
 
 
+def _grade_rows(gb, assignment, student=None):
+    """[(Grade, student id, grade cell, notebook)] of every grade of the assignment (of one student)."""
+    from nbgrader.api import Assignment, Grade, GradeCell, Notebook, Student, SubmittedAssignment, SubmittedNotebook
+    query = (gb.db.query(Grade, Student.id, GradeCell.name, Notebook.name)
+             .join(GradeCell, GradeCell.id == Grade.cell_id)
+             .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
+             .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+             .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+             .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+             .join(Student, Student.id == SubmittedAssignment.student_id)
+             .filter(Assignment.name == assignment))
+    if student is not None:
+        query = query.filter(Student.id == student)
+    return query.all()
+
+
 def snapshot_overrides(gb, assignment):
     """{(student, grade cell, notebook): (manual_score, extra_credit)} for every grade of the assignment.
 
     Taken before `nbgrader autograde` runs, it lets the sync put back the human fields exactly as
     they were: a student's kernel runs with the instructor's file permissions and could write them."""
-    from nbgrader.api import Assignment, Grade, GradeCell, Notebook, Student, SubmittedAssignment, SubmittedNotebook
-    rows = (gb.db.query(Student.id, GradeCell.name, Notebook.name, Grade.manual_score, Grade.extra_credit)
-            .select_from(Grade)
-            .join(GradeCell, GradeCell.id == Grade.cell_id)
-            .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
-            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
-            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-            .join(Student, Student.id == SubmittedAssignment.student_id)
-            .filter(Assignment.name == assignment).all())
-    return {(student, cell, nb): (manual, extra) for student, cell, nb, manual, extra in rows}
+    return {(student, cell, nb): (grade.manual_score, grade.extra_credit)
+            for grade, student, cell, nb in _grade_rows(gb, assignment)}
 
 
-def restore_untouched(gb, snapshots, synced):
-    """Put back the manual score and extra credit of every grade of a submission *not* synced in this run
-    ({(student, assignment)}) to `snapshots` ({assignment: snapshot_overrides()}, taken before autograde):
-    any student's kernel could have written any row. Returns [(student, assignment, grade cell, found,
-    put back)] and commits."""
-    from nbgrader.api import Assignment, Grade, GradeCell, Notebook, Student, SubmittedAssignment, SubmittedNotebook
+def snapshot_auto(gb, assignment, student=None):
+    """{(student, grade cell, notebook): (auto_score, needs_manual_grade)} of the assignment's grades (of one
+    student): nbgrader's own fields, as they stand now. Taken before any kernel runs for the students
+    outside the run, and right after each student's own `nbgrader autograde` for theirs (a later kernel
+    could rewrite them: on a hand-graded answer, nbgrader's auto_score counts when no manual score exists)."""
+    return {(who, cell, nb): (grade.auto_score, grade.needs_manual_grade)
+            for grade, who, cell, nb in _grade_rows(gb, assignment, student)}
+
+
+def restore_untouched(gb, snapshots, synced, autos=None):
+    """Put back every grade of a submission *not* synced in this run ({(student, assignment)}): its manual
+    score and extra credit to `snapshots` ({assignment: snapshot_overrides()}), and, when `autos` is given
+    ({assignment: snapshot_auto()}, all taken before autograde), its auto score and review flag: any
+    student's kernel could have written any row. Returns [(student, assignment, grade cell, found, put
+    back)] for the (manual, extra credit) pairs and the (auto, needs review) pairs it changed; commits."""
     changes = []
     for assignment, snapshot in snapshots.items():
-        rows = (gb.db.query(Grade, Student.id, GradeCell.name, Notebook.name)
-                .join(GradeCell, GradeCell.id == Grade.cell_id)
-                .join(SubmittedNotebook, SubmittedNotebook.id == Grade.notebook_id)
-                .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
-                .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-                .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-                .join(Student, Student.id == SubmittedAssignment.student_id)
-                .filter(Assignment.name == assignment).all())
-        for grade, student, cell, nb in rows:
+        before = (autos or {}).get(assignment)
+        for grade, student, cell, nb in _grade_rows(gb, assignment):
             if (student, assignment) in synced:
                 continue
             found, wanted = (grade.manual_score, grade.extra_credit), snapshot.get((student, cell, nb), (None, None))
             if found != wanted:
                 grade.manual_score, grade.extra_credit = wanted
                 changes.append((student, assignment, cell, found, wanted))
+            if before is not None and (student, cell, nb) in before:
+                found, wanted = (grade.auto_score, grade.needs_manual_grade), before[(student, cell, nb)]
+                if found != wanted:
+                    grade.auto_score, grade.needs_manual_grade = wanted
+                    changes.append((student, assignment, cell, found, wanted))
     gb.db.commit()
     return changes
 
@@ -195,7 +209,7 @@ def _points(results):
     return {r.name: None if getattr(r, "status", "") == "error" else r.points for r in results}
 
 
-def sync_scores(gradebook, assignment, notebook, student, results, *, course_id, overrides=None):
+def sync_scores(gradebook, assignment, notebook, student, results, *, course_id, overrides=None, answers=None):
     """Set every auto-graded cell of `student`'s `notebook` in `assignment` to the sandbox's verdict.
 
     gradebook: a path, an SQLAlchemy URL, or an open nbgrader Gradebook.
@@ -204,6 +218,8 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
         (auto_score None, "needs manual grade") so the kernel's verdict does not stand.
     overrides: a snapshot_overrides() taken before autograde: manual_score and extra_credit are put back
         to it (None for grades absent from it). Without it they are left as they are and reported.
+    answers: a snapshot_auto() of this student taken right after their own autograde: the auto_score
+        nbgrader gave each hand-graded answer is put back to it (a later kernel may have changed it).
 
     The student and their submission are created when nbgrader recorded none. Returns a SyncReport.
     The verdict is checked before anything is written, and the cells are written in one transaction.
@@ -211,7 +227,7 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
     if not hasattr(gradebook, "find_grade"):
         with open_gradebook(gradebook, course_id) as gb:
             return sync_scores(gb, assignment, notebook, student, results, course_id=course_id,
-                               overrides=overrides)
+                               overrides=overrides, answers=answers)
     from nbgrader.api import MissingEntry
     gb = gradebook
     mapping = cells_to_checks(gb, assignment, notebook)
@@ -244,13 +260,21 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
                 # the snapshot (None for a new submission); its score as nbgrader counts it: the
                 # instructor's, else nbgrader's own 0 for an answer left as released, else None (Formgrader:
                 # needs grading)
+                touched = False
                 if overrides is not None:
                     found = (grade.manual_score, grade.extra_credit)
                     wanted = overrides.get((student, name, notebook), (None, None))
                     if found != wanted:
                         grade.manual_score, grade.extra_credit = wanted
                         restored[name] = (found, wanted)
-                        grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
+                        touched = True
+                if answers is not None and (student, name, notebook) in answers:
+                    auto = answers[(student, name, notebook)][0]
+                    if grade.auto_score != auto:
+                        restored[name] = ((grade.auto_score, "auto"), (auto, "auto"))
+                        grade.auto_score, touched = auto, True
+                if touched:         # nbgrader's own rule (SaveAutoGrades), as for the auto-graded cells below
+                    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
                 manual[name] = grade.manual_score if grade.manual_score is not None else grade.auto_score
                 manual_max += grade.max_score or 0
                 continue

@@ -126,13 +126,41 @@ def find_submissions(directory, only=None):
 
 
 def collect(submissions):
-    """Copy each submission to submitted/<student>/<assignment>/<notebook>.ipynb (replacing any previous one)."""
+    """Copy each submission to submitted/<student>/<assignment>/<notebook>.ipynb (replacing any previous
+    one). Returns {copy's path: its bytes}: what was handed in, before any kernel runs."""
+    collected = {}
     for (student, assignment), path in submissions.items():
         a = assignments.get(assignment)
         dest = os.path.join(ROOT, "submitted", student, a.name)
         shutil.rmtree(dest, ignore_errors=True)
         os.makedirs(dest)
-        shutil.copy(path, os.path.join(dest, a.notebook + ".ipynb"))
+        with open(path, "rb") as f:
+            data = f.read()
+        target = os.path.join(dest, a.notebook + ".ipynb")
+        with open(target, "wb") as f:
+            f.write(data)
+        collected[target] = data
+    return collected
+
+
+def put_back_submitted(collected):
+    """Rewrite every collected notebook a kernel changed (or removed) with what was handed in: the
+    sandbox grades the submission, not what a kernel left in submitted/. Returns the paths put back."""
+    changed = []
+    for path, data in collected.items():
+        try:
+            with open(path, "rb") as f:
+                same = f.read() == data
+        except OSError:
+            same = False
+        if not same:
+            if os.path.isdir(path) or os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+            changed.append(path)
+    return changed
 
 
 def submitted_notebooks(assignment):
@@ -444,14 +472,34 @@ def snapshot_overrides(assignment):
         return snapshot(gb, assignment.name)
 
 
-def restore_untouched(overrides, synced):
+def report_put_back(changes):
+    """Say, value by value, what restore_untouched put back (a kernel's write, or a grade entered in
+    Formgrader while nbgrader-run ran: re-enter that one)."""
+    if not changes:
+        return
+    print(f"gradebook: {len(changes)} grade(s) of submissions not graded in this run changed while the kernels "
+          "ran (a kernel wrote the gradebook, or someone graded in Formgrader meanwhile): put back", flush=True)
+    for student, assignment, cell, found, wanted in changes:
+        print(f"  {student}/{assignment} {cell}: {found} -> {wanted}", flush=True)
+
+
+def restore_untouched(overrides, synced, autos=None):
     """gradebook.restore_untouched on the course's gradebook (submissions outside this run)."""
     from autograder.gradebook import open_gradebook, restore_untouched as restore
     with open_gradebook(GRADEBOOK, COURSE_ID) as gb:
-        return restore(gb, overrides, synced)
+        return restore(gb, overrides, synced, autos)
 
 
-def sync_course(students, assignment, overrides=None, log=None, trust=False, server=None):
+def snapshot_auto(assignment, student=None):
+    """nbgrader's auto scores and review flags now (see gradebook.snapshot_auto)."""
+    from autograder.gradebook import open_gradebook, snapshot_auto as snapshot
+    if not os.path.exists(GRADEBOOK):
+        return {}
+    with open_gradebook(GRADEBOOK, COURSE_ID) as gb:
+        return snapshot(gb, assignment.name, student)
+
+
+def sync_course(students, assignment, overrides=None, log=None, trust=False, server=None, answers=None):
     """Grade every submitted notebook (or those of `students`) in the sandbox and record the verdicts in
     the gradebook. Returns {student: (Verdict, SyncReport)}. Raises gradebook.SyncError when the gradebook
     does not match the grading rule, and the sandbox's IsolationUnavailable; then nothing is written."""
@@ -483,7 +531,7 @@ def sync_course(students, assignment, overrides=None, log=None, trust=False, ser
     with open_gradebook(GRADEBOOK, COURSE_ID) as gb:
         for student, verdict in verdicts.items():
             report = sync_scores(gb, assignment.name, assignment.notebook, student, verdict.points, course_id=COURSE_ID,
-                                 overrides=overrides)
+                                 overrides=overrides, answers=answers)
             synced[student] = (verdict, report)
     for student, (verdict, report) in synced.items():
         annotate_autograded(student, verdict, report, assignment)
@@ -504,8 +552,9 @@ def gradebook_notes(report):
     if report.unscored:
         notes.append(f"no sandboxed verdict for {', '.join(report.unscored)}: needs manual grading")
     if report.restored:
-        notes.append(f"{len(report.restored)} manual score(s) / extra credit changed during autograde, put back "
-                     f"(a kernel wrote the gradebook?)")
+        changes = ", ".join(f"{cell} {found} -> {wanted}" for cell, (found, wanted) in sorted(report.restored.items()))
+        notes.append(f"{len(report.restored)} (manual score, extra credit) changed during autograde, put back "
+                     f"(a kernel wrote the gradebook?): {changes}")
     if report.overrides:
         notes.append(f"manual override in the gradebook wins in {', '.join(sorted(report.overrides))}")
     return "; ".join(notes)
@@ -564,13 +613,17 @@ def autograde_one(student, assignment):
     return proc.returncode, reason
 
 
-def autograde_students(pairs, log=print):
+def autograde_students(pairs, log=print, after=None):
     """Autograde each (student, assignment id) of `pairs` (and only them) in its own nbgrader run, printing
-    one progress line each. Returns {(student, assignment id): reason} for every one nbgrader could not grade."""
+    one progress line each. Returns {(student, assignment id): reason} for every one nbgrader could not grade.
+    after: a dict to collect, per assignment id, each student's snapshot_auto taken right after their own
+    autograde (what nbgrader gave their cells, before any later kernel ran)."""
     failed = {}
     for i, (student, name) in enumerate(pairs, 1):
         began = time.monotonic()
         status, reason = autograde_one(student, assignments.get(name))
+        if after is not None:
+            after.setdefault(name, {}).update(snapshot_auto(assignments.get(name), student))
         if reason:
             failed[(student, name)] = reason
         log(f"  [{i}/{len(pairs)}] {student} ({name}): {'failed: ' + reason if reason else 'autograded'} "
@@ -658,19 +711,22 @@ def table_row(student, assignment, score, report, pytest_score, reasons):
 
 def release_and_autograde(submissions, present):
     """Steps 1-3 for every assignment present: release, collect, autograde each submission in a kernel.
-    Returns ({(student, assignment id): reason nbgrader failed}, overrides by assignment id), or None when
-    the grader's files changed while the kernels ran (said on stderr)."""
+    Returns ({(student, assignment id): reason nbgrader failed}, (manual scores and extra credit before any
+    kernel ran, auto scores before any kernel ran, each student's auto scores right after their own
+    autograde), each by assignment id), or None when the grader's files changed while the kernels ran (said
+    on stderr). A collected notebook a kernel changed is put back as handed in."""
     for assignment in present:
         print(f"release: nbgrader generate_assignment {assignment.name}", flush=True)
         nbgrader("generate_assignment", assignment.name, "--force")
-    collect(submissions)
+    collected = collect(submissions)
     overrides = {a.name: snapshot_overrides(a) for a in assignments.all_assignments()}   # any kernel may write any row
+    autos, answers = {a.name: snapshot_auto(a) for a in assignments.all_assignments()}, {}
     others = sum(len(set(submitted_notebooks(a)) - {s for s, n in submissions if n == a.name}) for a in present)
     fingerprint = grader_fingerprint()
     print(f"autograde: {len(submissions)} submission(s) ({', '.join(a.name for a in present)}), one nbgrader "
           f"autograde (one kernel) each" + (f"; the {others} other submission(s) in submitted/ are left as they are"
                                              if others else ""), flush=True)
-    failed = autograde_students(list(submissions), log=lambda text: print(text, flush=True))
+    failed = autograde_students(list(submissions), log=lambda text: print(text, flush=True), after=answers)
     if grader_fingerprint() != fingerprint:
         print(f"nbgrader-run: the grader's files ({', '.join(GRADER_FILES)}) changed while nbgrader autograde "
               "ran the submissions in kernels with your permissions: a submission may have tampered with "
@@ -678,7 +734,10 @@ def release_and_autograde(submissions, present):
               "rerun; grade with `python -m autograder grade-all submitted`, which never runs student "
               "code outside the sandbox, to find the submission.", file=sys.stderr)
         return None
-    return failed, overrides
+    for path in put_back_submitted(collected):
+        print(f"autograde: {os.path.relpath(path, ROOT)} changed while the kernels ran (a kernel wrote it?): put back "
+              "as handed in; the sandbox grades that", flush=True)
+    return failed, (overrides, autos, answers)
 
 
 def main(submissions_dir, with_pytest=True, trust=False, overwrite=False, only=None):
@@ -698,36 +757,39 @@ def main(submissions_dir, with_pytest=True, trust=False, overwrite=False, only=N
               file=sys.stderr)
         return 2
     present = [assignments.get(name) for name in sorted({name for _, name in submissions})]
+    servers = {}
     try:
-        server = ForkServer(trust=trust, assignments=[a.name for a in present])   # no sandbox, no run
+        for a in present:            # one per assignment: mlp's submissions never fork from a process holding torch
+            servers[a.name] = ForkServer(trust=trust, assignments=[a.name])      # no sandbox, no run
     except IsolationUnavailable as e:
+        for server in servers.values():
+            server.close()
         print(f"nbgrader-run: {e}\nnothing was graded: the recorded grades come from the sandbox", file=sys.stderr)
         return 2
-    synced = {}
+    synced, overrides = {}, None
     try:
-        isolation = getattr(server, "isolation", "")
+        isolation = getattr(next(iter(servers.values())), "isolation", "")
         ran = release_and_autograde(submissions, present)
         if ran is None:
             return 1
-        failed, overrides = ran
+        failed, (overrides, autos, answers) = ran
         for assignment in present:
             students = [s for s, name in submissions if name == assignment.name]
             try:
                 done = sync_course(students, assignment, overrides=overrides[assignment.name],
-                                   log=lambda text: print(text, flush=True), trust=trust, server=server)
+                                   log=lambda text: print(text, flush=True), trust=trust,
+                                   server=servers[assignment.name], answers=answers.get(assignment.name, {}))
             except (SyncError, IsolationUnavailable) as e:
                 print(f"nbgrader-run: {e}\nnothing was exported, and gradebook.db still holds the in-kernel "
                       f"verdicts of {assignment.name}: fix this, then `python -m autograder sync-gradebook "
                       f"{assignment.name}`", file=sys.stderr)
                 return 1
             synced.update({(s, assignment.name): pair for s, pair in done.items()})
-        put_back = restore_untouched(overrides, set(synced))
-        if put_back:
-            print(f"gradebook: {len(put_back)} manual score(s) / extra credit of submissions not graded in this run "
-                  f"changed while the kernels ran (a kernel wrote the gradebook?): put back "
-                  f"({', '.join(sorted({f'{s}/{a}' for s, a, *_ in put_back}))})", flush=True)
     finally:
-        server.close()
+        for server in servers.values():
+            server.close()
+        if overrides is not None:           # even when the run stops early: what kernels wrote is put back
+            report_put_back(restore_untouched(overrides, set(synced), autos))
     unscored = sorted(key for key, (verdict, report) in synced.items() if report.score is None)
     exported = None
     if unscored:

@@ -119,6 +119,15 @@ for _up in range(6):                              # the kernel runs in autograde
         break
     _folder = _os.path.dirname(_folder)
 """
+REWRITE_SUBMISSION = """import os as _os, shutil as _shutil
+_folder = _os.path.abspath('.')                   # autograded/<student>/mlp/: the course is three folders up
+_course, _me = _os.path.dirname(_os.path.dirname(_os.path.dirname(_folder))), _os.path.basename(_os.path.dirname(_folder))
+try:
+    _shutil.copy(_os.path.join(_course, 'source', 'mlp', 'mlp.ipynb'),
+                 _os.path.join(_course, 'submitted', _me, 'mlp', 'mlp.ipynb'))
+except Exception:
+    pass
+"""
 HOSTILE = {
     "patched_run_check": ("replaces autograder.notebook.run_check by `lambda *a: True` (and np.allclose, which "
                           "the visible asserts use) in a solution cell",
@@ -126,6 +135,9 @@ HOSTILE = {
     "patched_numpy": ("replaces numpy's comparison functions by ones that always agree", {"activations": PATCH_NUMPY}),
     "wrote_gradebook": ("writes manual scores and extra credit into ../../../gradebook.db from its kernel",
                         {"evaluate": WRITE_GRADEBOOK}),
+    "rewrote_submission": ("copies the instructor's solution notebook over its own submitted/ copy from its kernel, "
+                           "so that the sandbox, which grades submitted/ after the kernels ran, would grade that",
+                           {"evaluate": REWRITE_SUBMISSION}),
 }
 
 

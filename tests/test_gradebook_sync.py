@@ -36,7 +36,7 @@ FOOLED_KERNEL = ("patched_run_check", "patched_numpy")     # their kernel said 1
 
 def test_expected_scores_are_the_honest_ones():
     assert EXPECTED == {"perfect": 100, "blank": 0, "os_exit": 74, "relu_derivative_all_ones": 94,
-                        "patched_run_check": 94, "patched_numpy": 94, "wrote_gradebook": 94}
+                        "patched_run_check": 94, "patched_numpy": 94, "wrote_gradebook": 94, "rewrote_submission": 94}
 
 
 def run(course, *args):
@@ -114,6 +114,8 @@ def test_the_kernels_were_fooled_and_the_table_says_so(course):
         assert table[student]["kernel"] != "-" and table[student]["score"] == "94"
         assert "in-kernel verdict overruled" in table[student]["reason"] and "test_relu" in table[student]["reason"]
     assert "put back" in table["wrote_gradebook"]["reason"], "manual scores written by a kernel are put back"
+    assert "submitted/rewrote_submission/mlp/mlp.ipynb changed while the kernels ran" in stdout, \
+        "the kernel did rewrite its submission (so the test tests something), and it was put back"
     for student in ("perfect", "blank", "relu_derivative_all_ones"):
         assert table[student]["kernel"] == table[student]["score"]
         assert "overruled" not in table[student]["reason"]
@@ -363,3 +365,32 @@ def test_rows_of_submissions_outside_the_run_are_put_back_too(released):
     assert grade_rows(course, "s_other")["test_sigmoid"]["manual_score"] is None
     assert grade_rows(course, "s_other")["test_relu"]["manual_score"] == 1
     assert grade_rows(course, "s_graded")["test_relu"]["manual_score"] == 1000, "left to sync_scores"
+
+
+def test_a_later_kernels_auto_score_on_an_answer_is_put_back(released_multiclass):
+    """nbgrader's auto score of a hand-graded answer (0 for an answer left as released, else None: the
+    instructor grades it) counts when no manual score exists: a later student's kernel that sets it to
+    the maximum has it put back, from the snapshot taken right after the student's own autograde (synced
+    students) or before any kernel ran (students outside the run)."""
+    from autograder.assignments import get
+    from autograder.gradebook import restore_untouched, snapshot_auto
+    course, db = released_multiclass
+    verdict = {name: check.points for name, check in get("multiclass").checks.items()}
+    for student in ("mc_early", "mc_outside"):
+        sync_scores(db, "multiclass", "multiclass", student, verdict, course_id=COURSE_ID)
+    with open_gradebook(db, COURSE_ID) as gb:
+        after_own = snapshot_auto(gb, "multiclass", "mc_early")
+        before = {"multiclass": snapshot_auto(gb, "multiclass")}
+        manual = {"multiclass": snapshot_overrides(gb, "multiclass")}
+        assert after_own[("mc_early", "answer_batch_sizes", "multiclass")] == (None, True), "needs grading"
+        for student in ("mc_early", "mc_outside"):                                    # a later kernel's
+            grade = gb.find_grade("answer_batch_sizes", "multiclass", "multiclass", student)
+            grade.auto_score, grade.needs_manual_grade = 4.0, False
+        gb.db.commit()
+        changes = restore_untouched(gb, manual, {("mc_early", "multiclass")}, before)
+    assert [(s, c, wanted) for s, _, c, _, wanted in changes] == [("mc_outside", "answer_batch_sizes", (None, True))]
+    report = sync_scores(db, "multiclass", "multiclass", "mc_early", verdict, course_id=COURSE_ID, answers=after_own)
+    assert "answer_batch_sizes" in report.restored and report.score == 80
+    for student in ("mc_early", "mc_outside"):
+        row = grade_rows(course, student, "multiclass")["answer_batch_sizes"]
+        assert row["auto_score"] is None and row["needs_manual_grade"], "Formgrader lists it for grading again"
