@@ -826,8 +826,10 @@ def grade(t, mutants, work, jobs=2, wall_seconds=None):
 
 
 def killed(record):
-    """Scored below the assignment's auto-graded maximum (or no score at all)."""
-    return record["score"] is None or record["score"] < record["max_score"] - 1e-9
+    """Graded, and scored below the assignment's auto-graded maximum. A mutant the grader failed on (status
+    error or missing, no score) is not a kill: it counts as a survivor, so no rate is overstated."""
+    return (record.get("status") not in ("error", "missing") and record["score"] is not None
+            and record["score"] < record["max_score"] - 1e-9)
 
 
 def load_mutants(t):
@@ -843,6 +845,13 @@ def load_classification(t):
         return data if data.get("fingerprint") == fingerprint(t) else None
     except (OSError, ValueError):
         return None
+
+
+def grader_sha(t):
+    """The batch grader's fingerprint of the assignment (autograder.batch.grader_sha256): grades.json is
+    the report's source only while it is the same."""
+    from autograder import batch
+    return batch.grader_sha256(t.name)
 
 
 def load_grades(t):
@@ -930,14 +939,19 @@ def run(t, args):
             grades = grade(t, targets, work, jobs=args.jobs)
         seconds = time.monotonic() - t2
         with open(t.grades_json, "w", encoding="utf-8") as f:
-            json.dump({"fingerprint": fingerprint(t), "seconds": round(seconds, 1), "jobs": args.jobs,
-                       "grades": grades}, f, indent=1)
+            json.dump({"fingerprint": fingerprint(t), "grader": grader_sha(t), "seconds": round(seconds, 1),
+                       "jobs": args.jobs, "grades": grades}, f, indent=1)
         n_killed = sum(killed(g) for g in grades.values())
         print(f"{t.name}: graded {len(grades)} in {seconds:.0f} s: killed {n_killed} ({n_killed / len(grades):.1%})",
               file=sys.stderr)
-    grades = (load_grades(t) or {}).get("grades")
+    last = load_grades(t) or {}
+    grades = last.get("grades")
     if grades is not None and set(grades) == {m["id"] for m in targets}:   # the report of the last grading
-        write_report(t, mutants, classification, grades, equivalent)
+        if last.get("grader") != grader_sha(t):
+            print(f"{t.name}: the grader changed since tests/generated/{t.name}/grades.json was written: "
+                  "its report is kept as it is; rerun with --grade to refresh it", file=sys.stderr)
+        else:
+            write_report(t, mutants, classification, grades, equivalent)
     print(f"{t.name}: total {time.monotonic() - t0:.0f} s", file=sys.stderr)
 
 

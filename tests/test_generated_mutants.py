@@ -69,7 +69,8 @@ def test_generation_is_deterministic_and_committed(target, mutants):
     first = gm.sample(target, gm.generate_all(target))
     assert first == gm.sample(target, gm.generate_all(target))
     assert [(m["id"], m["code"]) for m in first] == [(m["id"], m["code"]) for m in mutants], \
-        f"tests/generated/{target.name}/mutants.json is stale: run `python scripts/generate_mutants.py`"
+        f"tests/generated/{target.name}/mutants.json is stale: run " \
+        f"`python scripts/generate_mutants.py --assignment {target.name}`"
 
 
 def test_every_mutant_is_one_change_inside_a_solution_region(target, mutants):
@@ -90,7 +91,8 @@ def test_classification_covers_every_mutant_and_mostly_non_equivalent(mutants, c
 def test_classification_is_reproducible(target, mutants, classification):
     """Rerun the differential test on every equivalent mutant and a fixed sample of the others."""
     sample = [m for m in mutants if classification[m["id"]]["equivalent"]]
-    sample += random.Random(gm.SEED).sample(non_equivalent(mutants, classification), 40)
+    others = non_equivalent(mutants, classification)
+    sample += random.Random(gm.SEED).sample(others, min(40, len(others)))
     again = gm.classify(target, sample + [gm.original(target)], jobs=2, progress=False)
     assert again.pop("__original__")["equivalent"], "the instructor's solution must be equivalent to src/"
     for m in sample:
@@ -140,6 +142,8 @@ def _full_marks(course, target, student):
     cells = cell_scores(course, student, target.name)
     if not cells:
         return None
+    missing = {f"test_{name}" for name in target.assignment.checks} - set(cells)
+    assert not missing, f"{student}: no test cell named test_<check> for {sorted(missing)} (a grade id renamed?)"
     return all((cells.get(f"test_{name}") or 0) >= check.points for name, check in target.assignment.checks.items())
 
 

@@ -16,7 +16,8 @@ Grading-side tooling only: the grader never imports this module, and the sandbox
 import contextlib
 
 CELLS = ("softmax", "model", "optimizers", "torch_model")
-SRC_FILES = ("activations.py", "multiclass.py", "optimizers.py", "pytorch_models.py", "training.py")
+SRC_FILES = ("activations.py", "data.py", "gradient_check.py", "multiclass.py", "optimizers.py", "pytorch_models.py",
+             "training.py")
 MAX_ALL = 600          # more mutants than this: sample
 SAMPLE_TOTAL = 380     # the sample's size (before dropping duplicates)
 MUTANT_TIMEOUT = 30.0  # seconds per mutant's differential run (the reference needs ~1 s)
