@@ -50,21 +50,21 @@ def validate_sample(assignment, folder, extra=()):
     return validate_rate.validate_all(items, workers=2, assignment=assignment)
 
 
-@pytest.fixture(scope="module")
-def mlp(tmp_path_factory):
-    return validate_sample("mlp", tmp_path_factory.mktemp("mlp"),
-                           [("no_relu_mask", os.path.join(EXAMPLES, "no_relu_mask.ipynb"))])
+EXTRA = {"mlp": [("no_relu_mask", os.path.join(EXAMPLES, "no_relu_mask.ipynb"))]}   # validated with the sample
+_OUTCOMES = {}        # assignment -> its batch of outcomes (one batch per assignment per session)
 
 
-@pytest.fixture(scope="module")
-def multiclass(tmp_path_factory):
-    return validate_sample("multiclass", tmp_path_factory.mktemp("multiclass"))
+@pytest.fixture(params=sorted(validate_rate.CORPORA))
+def assignment(request, tmp_path_factory):
+    """(assignment id, its outcomes): every assignment with a validate corpus (validate_rate.CORPORA)."""
+    name = request.param
+    if name not in _OUTCOMES:
+        _OUTCOMES[name] = validate_sample(name, tmp_path_factory.mktemp(name), EXTRA.get(name, ()))
+    return name, _OUTCOMES[name]
 
 
-@pytest.fixture(params=["mlp", "multiclass"])
-def assignment(request):
-    """(assignment id, its outcomes): the module-scoped batch of that assignment."""
-    return request.param, request.getfixturevalue(request.param)
+def test_every_assignment_has_a_validate_corpus_and_a_sample():
+    assert set(validate_rate.CORPORA) == set(assignments.names()) == set(SAMPLES) == set(validate_rate.PERFECT)
 
 
 def test_the_perfect_example_passes(assignment):
@@ -98,8 +98,9 @@ def test_validate_flags_at_least_three_quarters_of_the_sampled_mutants(assignmen
     assert len(flagged) / len(mutants) >= validate_rate.GOAL, f"validate passes {missed}"
 
 
-def test_a_missing_relu_mask_fails_with_the_chain_rule(mlp):
-    outcome = mlp["no_relu_mask"]
+@pytest.mark.parametrize("assignment", ["mlp"], indirect=True)
+def test_a_missing_relu_mask_fails_with_the_chain_rule(assignment):
+    outcome = assignment[1]["no_relu_mask"]
     assert outcome.verdict == "failed", outcome.output[-3000:]
     assert NO_MASK_MESSAGE in outcome.output, outcome.output[-3000:]
 
