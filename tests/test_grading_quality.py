@@ -93,7 +93,7 @@ def test_hints_name_only_the_misconception_they_match(graded):
 def test_nbgrader_path_agrees_on_every_corpus_notebook(tmp_path_factory):
     course = make_course(str(tmp_path_factory.mktemp("corpus_course")))
     proc = autograde(course, {e.name: path(e) for e in CORPUS})
-    assert "Traceback" not in proc.stderr or proc.returncode in (0, 1), proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]        # nbgrader graded every notebook (none crashed it)
     wrong = {}
     for example in CORPUS:
         cells = cell_scores(course, example.name)
