@@ -266,6 +266,11 @@ def train_multiclass(model, X, y, optimizer, n_epochs=100, batch_size=32, seed=N
         raise ValueError(f"n_epochs must be an integer >= 0, got {n_epochs!r}")
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val, or neither")
+    if X_val is not None:
+        X_val = np.asarray(X_val, dtype=float)
+        if X_val.ndim != 2 or X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"X_val must have shape (m, {X.shape[1]}), got {X_val.shape}")
+        y_val = check_labels(y_val, len(X_val), model.n_classes)       # (m, 1) labels would broadcast to (m, m)
     transform = None if not l2 else (lambda params, grads: l2_gradients(params, grads, l2))
     return training.train(model, X, y, optimizer, n_epochs=n_epochs, batch_size=batch_size, seed=seed,
                           schedule=schedule, grad_transform=transform, X_val=X_val, y_val=y_val,

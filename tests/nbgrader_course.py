@@ -57,8 +57,14 @@ def autograde(course, notebooks, assignment="mlp", jobs=2):
         dest = os.path.join(where[student], "submitted", student, assignment)
         os.makedirs(dest, exist_ok=True)
         shutil.copy(path, os.path.join(dest, f"{assignment}.ipynb"))
+    known = {}
+    try:                               # students of earlier calls on this course keep their shard
+        with open(os.path.join(course, SHARDS), encoding="utf-8") as f:
+            known = json.load(f)
+    except OSError:
+        pass
     with open(os.path.join(course, SHARDS), "w", encoding="utf-8") as f:
-        json.dump(where, f)
+        json.dump(dict(known, **where), f)
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
     running = [subprocess.Popen([os.path.join(bin_dir, "nbgrader"), "autograde", assignment, "--force"], cwd=shard,

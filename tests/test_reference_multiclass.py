@@ -324,6 +324,8 @@ def test_train_multiclass_history_schedule_and_grad_norms():
         train_multiclass(model, X, y + 1, MomentumSGD(0.1), 1)
     with pytest.raises(ValueError, match="give both X_val and y_val, or neither"):
         train_multiclass(model, X, y, MomentumSGD(0.1), 1, X_val=X)
+    with pytest.raises(ValueError, match="y must hold"):        # a column of labels would broadcast to (m, m)
+        train_multiclass(model, X, y, MomentumSGD(0.1), 1, X_val=X, y_val=np.reshape(y, (-1, 1)))
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         train_multiclass(model, X, y, MomentumSGD(0.1), 1, batch_size=0)
     with pytest.raises(ValueError, match="n_epochs must be an integer >= 0"):
