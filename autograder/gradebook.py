@@ -113,6 +113,21 @@ def _grade_rows(gb, assignment, student=None):
     return query.all()
 
 
+HUMAN_FIELDS = ("manual_score", "extra_credit")          # what only a human writes (Formgrader)
+NBGRADER_FIELDS = ("auto_score", "needs_manual_grade")   # what nbgrader autograde writes
+
+
+def put_back(grade, fields, wanted):
+    """Set `grade`'s `fields` to the values `wanted` where they differ. Returns ({field: found}, {field:
+    put back}) of the fields it changed ({}, {} when none)."""
+    found, put = {}, {}
+    for name, value in zip(fields, wanted):
+        if getattr(grade, name) != value:
+            found[name], put[name] = getattr(grade, name), value
+            setattr(grade, name, value)
+    return found, put
+
+
 def snapshot_overrides(gb, assignment):
     """{(student, grade cell, notebook): (manual_score, extra_credit)} for every grade of the assignment.
 
@@ -136,22 +151,19 @@ def restore_untouched(gb, snapshots, synced, autos=None):
     score and extra credit to `snapshots` ({assignment: snapshot_overrides()}), and, when `autos` is given
     ({assignment: snapshot_auto()}, all taken before autograde), its auto score and review flag: any
     student's kernel could have written any row. Returns [(student, assignment, grade cell, found, put
-    back)] for the (manual, extra credit) pairs and the (auto, needs review) pairs it changed; commits."""
+    back)] with {field: value} for the fields it changed (see put_back); commits."""
     changes = []
     for assignment, snapshot in snapshots.items():
         before = (autos or {}).get(assignment)
         for grade, student, cell, nb in _grade_rows(gb, assignment):
             if (student, assignment) in synced:
                 continue
-            found, wanted = (grade.manual_score, grade.extra_credit), snapshot.get((student, cell, nb), (None, None))
-            if found != wanted:
-                grade.manual_score, grade.extra_credit = wanted
-                changes.append((student, assignment, cell, found, wanted))
+            found, put = put_back(grade, HUMAN_FIELDS, snapshot.get((student, cell, nb), (None, None)))
             if before is not None and (student, cell, nb) in before:
-                found, wanted = (grade.auto_score, grade.needs_manual_grade), before[(student, cell, nb)]
-                if found != wanted:
-                    grade.auto_score, grade.needs_manual_grade = wanted
-                    changes.append((student, assignment, cell, found, wanted))
+                more_found, more_put = put_back(grade, NBGRADER_FIELDS, before[(student, cell, nb)])
+                found, put = {**found, **more_found}, {**put, **more_put}
+            if put:
+                changes.append((student, assignment, cell, found, put))
     gb.db.commit()
     return changes
 
@@ -166,7 +178,7 @@ class SyncReport:
     after: dict                         # {grade cell: auto_score written}
     created: bool = False               # the sync created the student's submission in the gradebook
     overrides: dict = field(default_factory=dict)   # {grade cell: manual_score}: a human override that wins
-    restored: dict = field(default_factory=dict)    # {grade cell: ((manual, extra) found, (manual, extra) put back)}
+    restored: dict = field(default_factory=dict)    # {grade cell: ({field: found}, {field: put back})}
     checks: dict = field(default_factory=dict)      # {grade cell: the check it records}
     manual: dict = field(default_factory=dict)      # {hand-graded cell: its score, None while nobody graded it}
     manual_max: float = 0                           # the points of the hand-graded cells
@@ -260,20 +272,14 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
                 # the snapshot (None for a new submission); its score as nbgrader counts it: the
                 # instructor's, else nbgrader's own 0 for an answer left as released, else None (Formgrader:
                 # needs grading)
-                touched = False
-                if overrides is not None:
-                    found = (grade.manual_score, grade.extra_credit)
-                    wanted = overrides.get((student, name, notebook), (None, None))
-                    if found != wanted:
-                        grade.manual_score, grade.extra_credit = wanted
-                        restored[name] = (found, wanted)
-                        touched = True
+                found, put = ({}, {}) if overrides is None else put_back(
+                    grade, HUMAN_FIELDS, overrides.get((student, name, notebook), (None, None)))
                 if answers is not None and (student, name, notebook) in answers:
-                    auto = answers[(student, name, notebook)][0]
-                    if grade.auto_score != auto:
-                        restored[name] = ((grade.auto_score, "auto"), (auto, "auto"))
-                        grade.auto_score, touched = auto, True
-                if touched:         # nbgrader's own rule (SaveAutoGrades), as for the auto-graded cells below
+                    more_found, more_put = put_back(grade, ("auto_score",), answers[(student, name, notebook)][:1])
+                    found, put = {**found, **more_found}, {**put, **more_put}
+                if put:
+                    restored[name] = (found, put)
+                    # nbgrader's own rule (SaveAutoGrades), as for the auto-graded cells below
                     grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
                 manual[name] = grade.manual_score if grade.manual_score is not None else grade.auto_score
                 manual_max += grade.max_score or 0
@@ -283,11 +289,9 @@ def sync_scores(gradebook, assignment, notebook, student, results, *, course_id,
             grade.auto_score = None if verdict is None else float(verdict)
             after[name] = grade.auto_score
             if overrides is not None:
-                found = (grade.manual_score, grade.extra_credit)
-                wanted = overrides.get((student, name, notebook), (None, None))
-                if found != wanted:
-                    grade.manual_score, grade.extra_credit = wanted
-                    restored[name] = (found, wanted)
+                found, put = put_back(grade, HUMAN_FIELDS, overrides.get((student, name, notebook), (None, None)))
+                if put:
+                    restored[name] = (found, put)
             if grade.manual_score is not None:
                 kept[name] = grade.manual_score
             # as nbgrader's SaveAutoGrades: a cell needs a human when a human override exists or no score does

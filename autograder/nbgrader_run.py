@@ -553,7 +553,7 @@ def gradebook_notes(report):
         notes.append(f"no sandboxed verdict for {', '.join(report.unscored)}: needs manual grading")
     if report.restored:
         changes = ", ".join(f"{cell} {found} -> {wanted}" for cell, (found, wanted) in sorted(report.restored.items()))
-        notes.append(f"{len(report.restored)} (manual score, extra credit) changed during autograde, put back "
+        notes.append(f"{len(report.restored)} grade(s) changed during autograde, put back "
                      f"(a kernel wrote the gradebook?): {changes}")
     if report.overrides:
         notes.append(f"manual override in the gradebook wins in {', '.join(sorted(report.overrides))}")

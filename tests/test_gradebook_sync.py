@@ -361,7 +361,8 @@ def test_rows_of_submissions_outside_the_run_are_put_back_too(released):
         gb.db.commit()
         changes = restore_untouched(gb, before, {("s_graded", "mlp")})
     assert sorted((s, c, wanted) for s, _, c, _, wanted in changes) == [
-        ("s_other", "test_relu", (1, None)), ("s_other", "test_sigmoid", (None, None))]
+        ("s_other", "test_relu", {"manual_score": 1, "extra_credit": None}),
+        ("s_other", "test_sigmoid", {"manual_score": None, "extra_credit": None})]
     assert grade_rows(course, "s_other")["test_sigmoid"]["manual_score"] is None
     assert grade_rows(course, "s_other")["test_relu"]["manual_score"] == 1
     assert grade_rows(course, "s_graded")["test_relu"]["manual_score"] == 1000, "left to sync_scores"
@@ -388,7 +389,8 @@ def test_a_later_kernels_auto_score_on_an_answer_is_put_back(released_multiclass
             grade.auto_score, grade.needs_manual_grade = 4.0, False
         gb.db.commit()
         changes = restore_untouched(gb, manual, {("mc_early", "multiclass")}, before)
-    assert [(s, c, wanted) for s, _, c, _, wanted in changes] == [("mc_outside", "answer_batch_sizes", (None, True))]
+    assert [(s, c, wanted) for s, _, c, _, wanted in changes] == [("mc_outside", "answer_batch_sizes",
+                                                                  {"auto_score": None, "needs_manual_grade": True})]
     report = sync_scores(db, "multiclass", "multiclass", "mc_early", verdict, course_id=COURSE_ID, answers=after_own)
     assert "answer_batch_sizes" in report.restored and report.score == 80
     for student in ("mc_early", "mc_outside"):
